@@ -1,0 +1,77 @@
+package apiserver
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/portway/portway/internal/registry"
+	"github.com/portway/portway/internal/registry/configmap"
+	"github.com/portway/portway/internal/registry/endpoints"
+	"github.com/portway/portway/internal/registry/endpointslice"
+	"github.com/portway/portway/internal/registry/event"
+	"github.com/portway/portway/internal/registry/lease"
+	"github.com/portway/portway/internal/registry/namespace"
+	"github.com/portway/portway/internal/registry/node"
+	"github.com/portway/portway/internal/registry/pod"
+	"github.com/portway/portway/internal/registry/secret"
+	"github.com/portway/portway/internal/registry/service"
+)
+
+// storageBuilder builds the REST endpoints of one resource.
+type storageBuilder func(generic.RESTOptionsGetter) (map[string]rest.Storage, error)
+
+// resourceStorage adapts a plain registry.Resource to a storageBuilder.
+func resourceStorage[T runtime.Object](r *registry.Resource[T]) storageBuilder {
+	return func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+		s, err := r.NewStorage(opts)
+		if err != nil {
+			return nil, err
+		}
+		return s.REST, nil
+	}
+}
+
+// served lists every resource, by group version.
+var served = map[schema.GroupVersion][]storageBuilder{
+	{Version: "v1"}: {
+		namespace.NewStorage,
+		resourceStorage(node.Resource),
+		resourceStorage(pod.Resource),
+		service.NewStorage,
+		resourceStorage(endpoints.Resource),
+		resourceStorage(event.Resource),
+		resourceStorage(secret.Resource),
+		resourceStorage(configmap.Resource),
+	},
+	{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
+	{Group: "coordination.k8s.io", Version: "v1"}: {resourceStorage(lease.Resource)},
+}
+
+func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter) error {
+	var groups []*genericapiserver.APIGroupInfo
+	for _, gv := range registry.GroupVersions {
+		info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, registry.Scheme, runtime.NewParameterCodec(registry.Scheme), registry.Codecs)
+		storage := map[string]rest.Storage{}
+		for _, build := range served[gv] {
+			rests, err := build(opts)
+			if err != nil {
+				return err
+			}
+			for path, r := range rests {
+				storage[path] = r
+			}
+		}
+		info.VersionedResourcesStorageMap[gv.Version] = storage
+		if gv.Group == "" {
+			if err := s.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &info); err != nil {
+				return err
+			}
+			continue
+		}
+		groups = append(groups, &info)
+	}
+	return s.InstallAPIGroups(groups...)
+}

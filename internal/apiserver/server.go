@@ -1,0 +1,253 @@
+// Package apiserver is portway's control plane: the Kubernetes API, served by
+// the Kubernetes apiserver library from etcd, with portway's own resource
+// registry, bootstrap objects and controllers.
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilversion "k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	serverstorage "k8s.io/apiserver/pkg/server/storage"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	certutil "k8s.io/client-go/util/cert"
+	basecompatibility "k8s.io/component-base/version"
+
+	"github.com/portway/portway/internal/apiserver/authn"
+	"github.com/portway/portway/internal/apiserver/openapi"
+	"github.com/portway/portway/internal/registry"
+	"github.com/portway/portway/internal/storage/etcd"
+	"github.com/portway/portway/internal/version"
+)
+
+// Options configure the control plane.
+type Options struct {
+	// DataDir holds the PKI, the kubeconfig, logs and the embedded etcd.
+	DataDir string
+	// Listen is the host:port the API serves HTTPS on.
+	Listen string
+	// AdvertiseAddress is the address the kubernetes Service's endpoints
+	// point at; the listen address when nil.
+	AdvertiseAddress net.IP
+	// EtcdServers, when set, are the client URLs of an external etcd cluster
+	// used instead of the embedded one, with optional TLS files.
+	EtcdServers                           []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// UnsafeNoFsync makes the embedded etcd skip fsync (tests, benchmarks).
+	UnsafeNoFsync bool
+	// ServiceClusterIPRange is where ClusterIPs come from; its first address
+	// is the kubernetes Service's.
+	ServiceClusterIPRange *net.IPNet
+}
+
+// KubeconfigPath is where the admin kubeconfig is written.
+func (o Options) KubeconfigPath() string { return filepath.Join(o.DataDir, "kubeconfig") }
+
+// Run serves the API until ctx ends. ready is called once the server answers
+// and the built-in namespaces and Services exist.
+func Run(ctx context.Context, o Options, ready func()) error {
+	host, portStr, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", o.Listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: bad port", o.Listen)
+	}
+	bindIP := net.ParseIP(host)
+	if bindIP == nil {
+		return fmt.Errorf("--listen %q: host must be an IP address", o.Listen)
+	}
+	advertise := o.AdvertiseAddress
+	if advertise == nil {
+		advertise = bindIP
+	}
+	if advertise.IsUnspecified() {
+		advertise = net.IPv4(127, 0, 0, 1)
+	}
+	kubernetesIP, err := firstIP(o.ServiceClusterIPRange)
+	if err != nil {
+		return err
+	}
+
+	pki := authn.PKI{Dir: filepath.Join(o.DataDir, "pki")}
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), advertise, kubernetesIP}
+	if !bindIP.IsUnspecified() {
+		ips = append(ips, bindIP)
+	}
+	if err := pki.Ensure(ips, []string{"localhost", "kubernetes", "kubernetes.default",
+		"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}); err != nil {
+		return fmt.Errorf("creating certificates in %s: %w", pki.Dir, err)
+	}
+
+	transport, stopEtcd, err := startEtcd(ctx, o, pki)
+	if err != nil {
+		return err
+	}
+	defer stopEtcd()
+
+	cfg, err := config(o, pki, bindIP, port, transport)
+	if err != nil {
+		return err
+	}
+	server, err := cfg.Complete().New("portway", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return err
+	}
+	if err := installAPIs(server, cfg.RESTOptionsGetter); err != nil {
+		return err
+	}
+	server.AddPostStartHookOrDie("portway-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
+		client, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)
+		if err != nil {
+			return err
+		}
+		b := bootstrap{client: client, kubernetesIP: kubernetesIP, advertise: advertise, port: int32(port)}
+		if err := b.run(hc); err != nil {
+			return err
+		}
+		if err := startControllers(hc, hc.LoopbackClientConfig, client); err != nil {
+			return err
+		}
+		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)
+		if err := pki.WriteKubeconfig(o.KubeconfigPath(), "portway", serverURL); err != nil {
+			return err
+		}
+		if ready != nil {
+			ready()
+		}
+		return nil
+	})
+	return server.PrepareRun().RunWithContext(ctx)
+}
+
+func startEtcd(ctx context.Context, o Options, pki authn.PKI) (storagebackend.TransportConfig, func(), error) {
+	if len(o.EtcdServers) > 0 {
+		return storagebackend.TransportConfig{ServerList: o.EtcdServers, TrustedCAFile: o.EtcdCAFile,
+			CertFile: o.EtcdCertFile, KeyFile: o.EtcdKeyFile}, func() {}, nil
+	}
+	e := etcd.Embedded{
+		Dir:           filepath.Join(o.DataDir, "etcd"),
+		CertFile:      pki.Path(authn.EtcdServingCert),
+		KeyFile:       pki.Path(authn.EtcdServingKey),
+		ClientCAFile:  pki.Path(authn.EtcdCACert),
+		LogFile:       filepath.Join(o.DataDir, "logs", "etcd.log"),
+		UnsafeNoFsync: o.UnsafeNoFsync,
+	}
+	srv, err := e.Start(ctx)
+	if err != nil {
+		return storagebackend.TransportConfig{}, nil, err
+	}
+	return storagebackend.TransportConfig{ServerList: []string{srv.URL}, TrustedCAFile: e.ClientCAFile,
+		CertFile: pki.Path(authn.EtcdClientCert), KeyFile: pki.Path(authn.EtcdClientKey)}, srv.Close, nil
+}
+
+func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, error) {
+	cfg := genericapiserver.NewRecommendedConfig(registry.Codecs)
+
+	secure := genericoptions.NewSecureServingOptions().WithLoopback()
+	secure.BindAddress, secure.BindPort = bindIP, port
+	secure.ServerCert.CertKey = genericoptions.CertKey{CertFile: pki.Path(authn.ServingCert), KeyFile: pki.Path(authn.ServingKey)}
+	if err := secure.ApplyTo(&cfg.SecureServing, &cfg.LoopbackClientConfig); err != nil {
+		return nil, fmt.Errorf("serving on %s: %w", o.Listen, err)
+	}
+	caPEM, err := os.ReadFile(pki.Path(authn.CACert))
+	if err != nil {
+		return nil, err
+	}
+	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", caPEM)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SecureServing.ClientCA = clientCA
+	roots, err := certutil.NewPoolFromBytes(caPEM)
+	if err != nil {
+		return nil, err
+	}
+	token, err := pki.Token()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Authentication.Authenticator = authn.NewAuthenticator(roots, token)
+	cfg.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+
+	info := version.Info()
+	cfg.EffectiveVersion = basecompatibility.NewEffectiveVersion(info.GitVersion)
+	cfg.EffectiveVersion.(basecompatibility.MutableEffectiveVersion).Set(
+		utilversion.MustParse(info.GitVersion).WithInfo(info), nil, nil)
+
+	namer := openapinamer.NewDefinitionNamer(registry.Scheme)
+	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIConfig.Info.Title = "Kubernetes"
+	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
+	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
+
+	etcdOptions := genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil))
+	etcdOptions.StorageConfig.Transport = transport
+	etcdOptions.DefaultStorageMediaType = "application/vnd.kubernetes.protobuf"
+	resources := serverstorage.NewResourceConfig()
+	resources.EnableVersions(registry.GroupVersions...)
+	storageFactory := serverstorage.NewDefaultStorageFactory(etcdOptions.StorageConfig,
+		etcdOptions.DefaultStorageMediaType, registry.Codecs,
+		serverstorage.NewDefaultResourceEncodingConfig(registry.Scheme), resources,
+		// Kubernetes' own key layout, so etcdctl users find things where they expect.
+		map[schema.GroupResource]string{
+			corev1.Resource("services"):  "services/specs",
+			corev1.Resource("endpoints"): "services/endpoints",
+			corev1.Resource("nodes"):     "minions",
+		})
+	if err := etcdOptions.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
+		return nil, err
+	}
+
+	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientConfig = cfg.LoopbackClientConfig
+	cfg.SharedInformerFactory = informers.NewSharedInformerFactory(client, 10*time.Minute)
+	// NamespaceLifecycle admission, as in every Kubernetes apiserver: no
+	// objects in missing or terminating namespaces, and default, kube-system
+	// and kube-public may not be deleted.
+	ns, err := lifecycle.NewLifecycle(sets.NewString(corev1.NamespaceDefault, "kube-system", "kube-public"))
+	if err != nil {
+		return nil, err
+	}
+	ns.SetExternalKubeClientSet(client)
+	ns.SetExternalKubeInformerFactory(cfg.SharedInformerFactory)
+	if err := ns.ValidateInitialization(); err != nil {
+		return nil, err
+	}
+	cfg.AdmissionControl = ns
+	return cfg, nil
+}
+
+// firstIP is the first usable address of a CIDR: the kubernetes Service's IP.
+func firstIP(cidr *net.IPNet) (net.IP, error) {
+	if cidr == nil {
+		return nil, fmt.Errorf("no service cluster IP range")
+	}
+	ip := make(net.IP, len(cidr.IP))
+	copy(ip, cidr.IP)
+	ip[len(ip)-1]++
+	if !cidr.Contains(ip) {
+		return nil, fmt.Errorf("service cluster IP range %s is too small", cidr)
+	}
+	return ip, nil
+}

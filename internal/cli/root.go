@@ -1,0 +1,28 @@
+// Package cli is portway's command tree: one sub-package per verb.
+package cli
+
+import (
+	"flag"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/cli/server"
+	"github.com/portway/portway/internal/cli/versioncmd"
+)
+
+// New returns the root command.
+func New() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "portway",
+		Short:         "Kubernetes Services, for real, on one machine",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// klog's -v sets how much the control plane logs.
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
+	root.AddCommand(server.New(), versioncmd.New())
+	return root
+}

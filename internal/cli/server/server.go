@@ -1,0 +1,98 @@
+// Package server is `portway server`: the control plane alone.
+package server
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portway/portway/internal/apiserver"
+)
+
+type flagpole struct {
+	dataDir        string
+	listen         string
+	advertise      string
+	etcdServers    []string
+	etcdCA         string
+	etcdCert       string
+	etcdKey        string
+	serviceIPRange string
+	unsafeNoFsync  bool
+}
+
+// DefaultDataDir is ~/.portway.
+func DefaultDataDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".portway"
+	}
+	return filepath.Join(home, ".portway")
+}
+
+// New returns the server command.
+func New() *cobra.Command {
+	f := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the control plane: a Kubernetes API server on etcd",
+		Long: `Run the control plane: the Kubernetes API (core/v1, discovery.k8s.io/v1,
+coordination.k8s.io/v1) over HTTPS, state in an embedded etcd in the data
+directory or in an external etcd cluster (--etcd-servers). The admin
+kubeconfig is written to DATA_DIR/kubeconfig.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", DefaultDataDir(), "directory for certificates, kubeconfig, logs and the embedded etcd")
+	fl.StringVar(&f.listen, "listen", "127.0.0.1:6443", "address:port to serve the API on (HTTPS)")
+	fl.StringVar(&f.advertise, "advertise-address", "", "address clients and the kubernetes Service use to reach the API (default: the --listen address)")
+	fl.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "client URLs of an external etcd cluster; the embedded etcd is used when empty")
+	fl.StringVar(&f.etcdCA, "etcd-cafile", "", "CA bundle to verify the external etcd's serving certificates")
+	fl.StringVar(&f.etcdCert, "etcd-certfile", "", "client certificate for the external etcd")
+	fl.StringVar(&f.etcdKey, "etcd-keyfile", "", "client key for the external etcd")
+	fl.StringVar(&f.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/12", "CIDR that ClusterIPs are allocated from")
+	fl.BoolVar(&f.unsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync: faster, but a machine crash can lose recent writes (tests and benchmarks only)")
+	return cmd
+}
+
+func (f *flagpole) run(cmd *cobra.Command) error {
+	_, ipRange, err := net.ParseCIDR(f.serviceIPRange)
+	if err != nil {
+		return fmt.Errorf("--service-cluster-ip-range: %w", err)
+	}
+	var advertise net.IP
+	if f.advertise != "" {
+		if advertise = net.ParseIP(f.advertise); advertise == nil {
+			return fmt.Errorf("--advertise-address %q is not an IP address", f.advertise)
+		}
+	}
+	dataDir, err := filepath.Abs(f.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	o := apiserver.Options{
+		DataDir:               dataDir,
+		Listen:                f.listen,
+		AdvertiseAddress:      advertise,
+		EtcdServers:           f.etcdServers,
+		EtcdCAFile:            f.etcdCA,
+		EtcdCertFile:          f.etcdCert,
+		EtcdKeyFile:           f.etcdKey,
+		UnsafeNoFsync:         f.unsafeNoFsync,
+		ServiceClusterIPRange: ipRange,
+	}
+	start := time.Now()
+	out := cmd.OutOrStdout()
+	return apiserver.Run(cmd.Context(), o, func() {
+		fmt.Fprintf(out, "portway control plane ready in %s at https://%s\n", time.Since(start).Round(time.Millisecond), f.listen)
+		fmt.Fprintf(out, "export KUBECONFIG=%s\n", o.KubeconfigPath())
+	})
+}

@@ -1,0 +1,201 @@
+package registry
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// addDefaulters registers the field defaults of Kubernetes' v1 API
+// (pkg/apis/core/v1/defaults.go). The apiserver applies them to every decoded
+// request body and to every object read back from storage.
+func addDefaulters(s *runtime.Scheme) {
+	s.AddTypeDefaultingFunc(&corev1.Pod{}, func(o any) { defaultPodSpec(&o.(*corev1.Pod).Spec) })
+	s.AddTypeDefaultingFunc(&corev1.Service{}, func(o any) { defaultService(o.(*corev1.Service)) })
+	s.AddTypeDefaultingFunc(&corev1.Secret{}, func(o any) {
+		if sec := o.(*corev1.Secret); sec.Type == "" {
+			sec.Type = corev1.SecretTypeOpaque
+		}
+	})
+	s.AddTypeDefaultingFunc(&corev1.Endpoints{}, func(o any) {
+		for i := range o.(*corev1.Endpoints).Subsets {
+			for j := range o.(*corev1.Endpoints).Subsets[i].Ports {
+				p := &o.(*corev1.Endpoints).Subsets[i].Ports[j]
+				if p.Protocol == "" {
+					p.Protocol = corev1.ProtocolTCP
+				}
+			}
+		}
+	})
+	s.AddTypeDefaultingFunc(&discoveryv1.EndpointSlice{}, func(o any) {
+		for i := range o.(*discoveryv1.EndpointSlice).Ports {
+			p := &o.(*discoveryv1.EndpointSlice).Ports[i]
+			if p.Name == nil {
+				p.Name = ptr.To("")
+			}
+			if p.Protocol == nil {
+				p.Protocol = ptr.To(corev1.ProtocolTCP)
+			}
+		}
+	})
+	s.AddTypeDefaultingFunc(&corev1.Namespace{}, func(o any) {
+		if ns := o.(*corev1.Namespace); ns.Status.Phase == "" {
+			ns.Status.Phase = corev1.NamespaceActive
+		}
+	})
+}
+
+func defaultService(svc *corev1.Service) {
+	spec := &svc.Spec
+	if spec.SessionAffinity == "" {
+		spec.SessionAffinity = corev1.ServiceAffinityNone
+	}
+	if spec.SessionAffinity == corev1.ServiceAffinityNone {
+		spec.SessionAffinityConfig = nil
+	}
+	if spec.SessionAffinity == corev1.ServiceAffinityClientIP &&
+		(spec.SessionAffinityConfig == nil || spec.SessionAffinityConfig.ClientIP == nil ||
+			spec.SessionAffinityConfig.ClientIP.TimeoutSeconds == nil) {
+		spec.SessionAffinityConfig = &corev1.SessionAffinityConfig{
+			ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To(corev1.DefaultClientIPServiceAffinitySeconds)},
+		}
+	}
+	if spec.Type == "" {
+		spec.Type = corev1.ServiceTypeClusterIP
+	}
+	for i := range spec.Ports {
+		p := &spec.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = corev1.ProtocolTCP
+		}
+		if p.TargetPort == intstr.FromInt32(0) || p.TargetPort == intstr.FromString("") {
+			p.TargetPort = intstr.FromInt32(p.Port)
+		}
+	}
+	if (spec.Type == corev1.ServiceTypeNodePort || spec.Type == corev1.ServiceTypeLoadBalancer ||
+		len(spec.ExternalIPs) > 0) && spec.ExternalTrafficPolicy == "" {
+		spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+	}
+	if spec.Type != corev1.ServiceTypeExternalName && spec.InternalTrafficPolicy == nil {
+		spec.InternalTrafficPolicy = ptr.To(corev1.ServiceInternalTrafficPolicyCluster)
+	}
+	if spec.Type == corev1.ServiceTypeLoadBalancer && spec.AllocateLoadBalancerNodePorts == nil {
+		spec.AllocateLoadBalancerNodePorts = ptr.To(true)
+	}
+	for i := range svc.Status.LoadBalancer.Ingress {
+		if ing := &svc.Status.LoadBalancer.Ingress[i]; ing.IP != "" && ing.IPMode == nil {
+			ing.IPMode = ptr.To(corev1.LoadBalancerIPModeVIP)
+		}
+	}
+}
+
+func defaultPodSpec(spec *corev1.PodSpec) {
+	if spec.DNSPolicy == "" {
+		spec.DNSPolicy = corev1.DNSClusterFirst
+	}
+	if spec.RestartPolicy == "" {
+		spec.RestartPolicy = corev1.RestartPolicyAlways
+	}
+	if spec.TerminationGracePeriodSeconds == nil {
+		spec.TerminationGracePeriodSeconds = ptr.To(int64(corev1.DefaultTerminationGracePeriodSeconds))
+	}
+	if spec.SecurityContext == nil {
+		spec.SecurityContext = &corev1.PodSecurityContext{}
+	}
+	if spec.SchedulerName == "" {
+		spec.SchedulerName = corev1.DefaultSchedulerName
+	}
+	if spec.EnableServiceLinks == nil {
+		spec.EnableServiceLinks = ptr.To(corev1.DefaultEnableServiceLinks)
+	}
+	for i := range spec.InitContainers {
+		defaultContainer(&spec.InitContainers[i], spec.HostNetwork)
+	}
+	for i := range spec.Containers {
+		defaultContainer(&spec.Containers[i], spec.HostNetwork)
+	}
+}
+
+func defaultContainer(c *corev1.Container, hostNetwork bool) {
+	if c.TerminationMessagePath == "" {
+		c.TerminationMessagePath = corev1.TerminationMessagePathDefault
+	}
+	if c.TerminationMessagePolicy == "" {
+		c.TerminationMessagePolicy = corev1.TerminationMessageReadFile
+	}
+	if c.ImagePullPolicy == "" {
+		c.ImagePullPolicy = corev1.PullIfNotPresent
+		if tag := imageTag(c.Image); tag == "" || tag == "latest" {
+			c.ImagePullPolicy = corev1.PullAlways
+		}
+	}
+	// Unset requests default to the limits (SetDefaults_Pod).
+	for name, limit := range c.Resources.Limits {
+		if _, ok := c.Resources.Requests[name]; !ok {
+			if c.Resources.Requests == nil {
+				c.Resources.Requests = corev1.ResourceList{}
+			}
+			c.Resources.Requests[name] = limit.DeepCopy()
+		}
+	}
+	for i := range c.Ports {
+		p := &c.Ports[i]
+		if p.Protocol == "" {
+			p.Protocol = corev1.ProtocolTCP
+		}
+		if hostNetwork && p.HostPort == 0 {
+			p.HostPort = p.ContainerPort
+		}
+	}
+	for _, probe := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+		defaultProbe(probe)
+	}
+	for i := range c.Env {
+		if vf := c.Env[i].ValueFrom; vf != nil && vf.FieldRef != nil && vf.FieldRef.APIVersion == "" {
+			vf.FieldRef.APIVersion = "v1"
+		}
+	}
+}
+
+func defaultProbe(p *corev1.Probe) {
+	if p == nil {
+		return
+	}
+	if p.TimeoutSeconds == 0 {
+		p.TimeoutSeconds = 1
+	}
+	if p.PeriodSeconds == 0 {
+		p.PeriodSeconds = 10
+	}
+	if p.SuccessThreshold == 0 {
+		p.SuccessThreshold = 1
+	}
+	if p.FailureThreshold == 0 {
+		p.FailureThreshold = 3
+	}
+	if h := p.HTTPGet; h != nil {
+		if h.Path == "" {
+			h.Path = "/"
+		}
+		if h.Scheme == "" {
+			h.Scheme = corev1.URISchemeHTTP
+		}
+	}
+}
+
+// imageTag returns the tag of an image reference, "" when it has none or is
+// pinned by digest only.
+func imageTag(image string) string {
+	if strings.Contains(image, "@") {
+		return "digest"
+	}
+	name := image[strings.LastIndex(image, "/")+1:]
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		return name[i+1:]
+	}
+	return ""
+}

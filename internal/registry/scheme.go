@@ -1,0 +1,71 @@
+package registry
+
+import (
+	"reflect"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+)
+
+// Scheme knows every type portway serves. Each type is registered twice: under
+// its external version (v1) and under the internal version the apiserver
+// library converts to. Both are the same k8s.io/api Go type, so that
+// "conversion" is only a change of TypeMeta and the objects our strategies see
+// are exactly the objects clients send.
+var Scheme = runtime.NewScheme()
+
+// Codecs serializes the Scheme's types as JSON, YAML and protobuf.
+var Codecs = serializer.NewCodecFactory(Scheme)
+
+// GroupVersions are the served group versions, in discovery order.
+var GroupVersions = []schema.GroupVersion{
+	corev1.SchemeGroupVersion,
+	discoveryv1.SchemeGroupVersion,
+	coordinationv1.SchemeGroupVersion,
+}
+
+func init() {
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme,
+		discoveryv1.AddToScheme,
+		coordinationv1.AddToScheme,
+	} {
+		if err := add(Scheme); err != nil {
+			panic(err)
+		}
+	}
+	for _, gv := range GroupVersions {
+		internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
+		for kind, t := range Scheme.KnownTypes(gv) {
+			if _, meta := metaKinds[kind]; meta {
+				continue
+			}
+			Scheme.AddKnownTypeWithName(internal.WithKind(kind), reflectNew(t))
+		}
+		if err := Scheme.SetVersionPriority(gv); err != nil {
+			panic(err)
+		}
+	}
+	// The options types (ListOptions, DeleteOptions, ...) every handler
+	// decodes, and the unversioned Status and discovery types.
+	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
+	addFieldLabelConversions(Scheme)
+	addDefaulters(Scheme)
+}
+
+func reflectNew(t reflect.Type) runtime.Object {
+	return reflect.New(t).Interface().(runtime.Object)
+}
+
+// metaKinds are registered into every group version by metav1.AddToGroupVersion;
+// they have no internal form of their own.
+var metaKinds = map[string]struct{}{
+	"WatchEvent": {}, "ListOptions": {}, "GetOptions": {}, "DeleteOptions": {},
+	"CreateOptions": {}, "UpdateOptions": {}, "PatchOptions": {}, "Status": {},
+	"APIVersions": {}, "APIGroupList": {}, "APIGroup": {}, "APIResourceList": {},
+}

@@ -1,0 +1,53 @@
+// Package service serves core/v1 Services.
+//
+// Not done yet (the Services issue): ClusterIP, NodePort and
+// healthCheckNodePort allocation; until then a Service keeps the clusterIP
+// and nodePorts its creator wrote.
+package service
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/portway/portway/internal/printers"
+	"github.com/portway/portway/internal/registry"
+)
+
+// Resource is the services resource.
+var Resource = &registry.Resource[*corev1.Service]{
+	Resource:             corev1.Resource("services"),
+	Singular:             "service",
+	ShortNames:           []string{"svc"},
+	Categories:           []string{"all"},
+	Namespaced:           true,
+	New:                  func() *corev1.Service { return &corev1.Service{} },
+	NewList:              func() runtime.Object { return &corev1.ServiceList{} },
+	HasStatus:            true,
+	ReturnDeletedObject:  true,
+	NameValidation:       apivalidation.NameIsDNS1035Label,
+	PrepareForCreate:     func(_ context.Context, s *corev1.Service) { s.Status = corev1.ServiceStatus{} },
+	Validate:             ValidateService,
+	ValidateUpdate:       ValidateServiceUpdate,
+	ValidateStatusUpdate: ValidateServiceStatusUpdate,
+	ValidateUpdateFirst:  true,
+	Fields: func(s *corev1.Service) fields.Set {
+		return fields.Set{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}
+	},
+	Columns: printers.ServiceColumns,
+	Row:     printers.ServiceRow,
+}
+
+// NewStorage returns the services and services/status endpoints.
+func NewStorage(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+	s, err := Resource.NewStorage(opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.REST, nil
+}

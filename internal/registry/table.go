@@ -1,0 +1,75 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+)
+
+// table is a Resource's rest.TableConvertor: one row per object, cells from
+// Resource.Row, the full object attached (the apiserver trims it to
+// PartialObjectMetadata or drops it as ?includeObject asks).
+type table[T runtime.Object] struct{ r *Resource[T] }
+
+func (t *table[T]) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+	tab := &metav1.Table{ColumnDefinitions: t.r.Columns}
+	add := func(o runtime.Object) error {
+		typed, ok := o.(T)
+		if !ok {
+			return fmt.Errorf("cannot print %T as %s", o, t.r.Resource)
+		}
+		row := metav1.TableRow{Cells: t.r.Row(typed), Object: runtime.RawExtension{Object: o}}
+		if t.r.Conditions != nil {
+			row.Conditions = t.r.Conditions(typed)
+		}
+		tab.Rows = append(tab.Rows, row)
+		return nil
+	}
+	if meta.IsListType(obj) {
+		if err := meta.EachListItem(obj, add); err != nil {
+			return nil, err
+		}
+		if l, err := meta.ListAccessor(obj); err == nil {
+			tab.ResourceVersion = l.GetResourceVersion()
+			tab.Continue = l.GetContinue()
+			tab.RemainingItemCount = l.GetRemainingItemCount()
+		}
+	} else {
+		if err := add(obj); err != nil {
+			return nil, err
+		}
+		if m, err := meta.Accessor(obj); err == nil {
+			tab.ResourceVersion = m.GetResourceVersion()
+		}
+	}
+	return tab, nil
+}
+
+// Column helpers: Kubernetes describes each column with the field's own API
+// documentation.
+
+// NameColumn is the first column of every table.
+var NameColumn = metav1.TableColumnDefinition{Name: "Name", Type: "string", Format: "name",
+	Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]}
+
+// AgeColumn is the Age column of every table.
+var AgeColumn = metav1.TableColumnDefinition{Name: "Age", Type: "string",
+	Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]}
+
+// Column makes a column definition; priority 1 columns show with -o wide.
+func Column(name, typ, description string, priority int32) metav1.TableColumnDefinition {
+	return metav1.TableColumnDefinition{Name: name, Type: typ, Description: description, Priority: priority}
+}
+
+// Age prints how long ago t was, as kubectl does ("<unknown>" for no time).
+func Age(t metav1.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return duration.HumanDuration(time.Since(t.Time))
+}

@@ -1,0 +1,699 @@
+package validation
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metavalidation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	netutils "k8s.io/utils/net"
+)
+
+// Pod validation covers what a user of Services meets: containers, ports,
+// env, probes, resources, the pod-level scheduling and DNS fields, tolerations
+// and the common volume types. This file has the pod-level rules;
+// pod_container.go and pod_volume.go have the rest.
+//
+// Not validated, because it is deep and rarely hit, or because kube-apiserver
+// 1.32 drops the field before validation while its feature gate is off by
+// default:
+//   - affinity, topologySpreadConstraints, and the node-affinity mutations a
+//     scheduling-gated pod may make on update;
+//   - security contexts beyond user/group IDs and the privilege-escalation
+//     rule: sysctls, seccomp and AppArmor profiles and annotations, Windows
+//     options, procMount, and "privileged" (which depends on the
+//     --allow-privileged flag);
+//   - hostUsers (UserNamespacesSupport), resourceClaims and resources.claims
+//     (DynamicResourceAllocation), spec.resources (PodLevelResources),
+//     resizePolicy (InPlacePodVerticalScaling), image volumes (ImageVolume),
+//     clusterTrustBundle projections;
+//   - the contents of ephemeral containers (they cannot be set on create, and
+//     the ephemeralcontainers subresource is where Kubernetes checks them),
+//     volumeDevices, and the volume types other than emptyDir, hostPath,
+//     secret, configMap, downwardAPI, projected, persistentVolumeClaim and
+//     ephemeral (others only count towards "one volume type per volume");
+//   - the container statuses' user and resource-health fields.
+
+// updatablePodSpecFields is how Kubernetes 1.32 words what a pod update may
+// change.
+var updatablePodSpecFields = []string{
+	"`spec.containers[*].image`",
+	"`spec.initContainers[*].image`",
+	"`spec.activeDeadlineSeconds`",
+	"`spec.tolerations` (only additions to existing tolerations)",
+	"`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+}
+
+// ValidatePod validates a Pod on create, and the new object of an update.
+func ValidatePod(p *corev1.Pod) field.ErrorList {
+	allErrs := validatePodMetadataAndSpec(p)
+
+	specPath := field.NewPath("spec")
+	// Ephemeral containers are added through their own subresource only.
+	if len(p.Spec.EphemeralContainers) > 0 {
+		allErrs = append(allErrs, field.Forbidden(specPath.Child("ephemeralContainers"), "cannot be set on create"))
+	}
+	if p.Spec.NodeName != "" && len(p.Spec.SchedulingGates) != 0 {
+		allErrs = append(allErrs, field.Forbidden(specPath.Child("nodeName"), "cannot be set until all schedulingGates have been cleared"))
+	}
+	return allErrs
+}
+
+// validatePodMetadataAndSpec is what Kubernetes checks on both create and
+// update.
+func validatePodMetadataAndSpec(p *corev1.Pod) field.ErrorList {
+	specPath := field.NewPath("spec")
+	allErrs := validateKubeFinalizers(&p.ObjectMeta)
+	allErrs = append(allErrs, validatePodAnnotations(p.Annotations, &p.Spec, field.NewPath("metadata", "annotations"))...)
+	allErrs = append(allErrs, validatePodSpec(p, specPath)...)
+
+	// A projected token is minted for the pod's service account, so there
+	// must be one.
+	if serviceAccountName(&p.Spec) == "" {
+		for i, volume := range p.Spec.Volumes {
+			if volume.Projected == nil {
+				continue
+			}
+			for j, source := range volume.Projected.Sources {
+				if source.ServiceAccountToken != nil {
+					saPath := specPath.Child("volumes").Index(i).Child("projected", "sources").Index(j).Child("serviceAccountToken")
+					allErrs = append(allErrs, field.Forbidden(saPath, "must not be specified when serviceAccountName is not set"))
+				}
+			}
+		}
+	}
+
+	// Only pods, not pod templates, reject whitespace around an image: some
+	// tools use " " as a placeholder image in templates.
+	allErrs = append(allErrs, validateImagesTrimmed(p.Spec.Containers, specPath.Child("containers"))...)
+	allErrs = append(allErrs, validateImagesTrimmed(p.Spec.InitContainers, specPath.Child("initContainers"))...)
+	return allErrs
+}
+
+func validateImagesTrimmed(containers []corev1.Container, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, ctr := range containers {
+		if len(ctr.Image) != len(strings.TrimSpace(ctr.Image)) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Index(i).Child("image"), ctr.Image, "must not have leading or trailing whitespace"))
+		}
+	}
+	return allErrs
+}
+
+// validatePodAnnotations checks the annotations with a meaning for pods.
+func validatePodAnnotations(annotations map[string]string, spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if value, isMirror := annotations[corev1.MirrorPodAnnotationKey]; isMirror && spec.NodeName == "" {
+		allErrs = append(allErrs, field.Invalid(fldPath.Key(corev1.MirrorPodAnnotationKey), value, "must set spec.nodeName if mirror pod annotation is set"))
+	}
+	if value, ok := annotations[corev1.PodDeletionCost]; ok && !isValidDeletionCost(value) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Key(corev1.PodDeletionCost), value, "must be a 32bit integer"))
+	}
+	return allErrs
+}
+
+// isValidDeletionCost: a 32-bit integer, without "+" or leading zeros.
+func isValidDeletionCost(value string) bool {
+	if value == "" || !(value[0] == '-' || value == "0" || (value[0] >= '1' && value[0] <= '9')) {
+		return false
+	}
+	var n int64
+	_, err := fmt.Sscanf(value, "%d", &n)
+	return err == nil && fmt.Sprint(n) == value && n >= math.MinInt32 && n <= math.MaxInt32
+}
+
+// validatePodAnnotationUpdates: the mirror-pod marker and AppArmor
+// annotations are set at creation and then fixed.
+func validatePodAnnotationUpdates(p, old *corev1.Pod, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	fixed := func(k string) bool {
+		return k == corev1.MirrorPodAnnotationKey || strings.HasPrefix(k, corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix)
+	}
+	for _, k := range sortedKeys(old.Annotations) {
+		if v, ok := p.Annotations[k]; (ok && v == old.Annotations[k]) || !fixed(k) {
+			continue
+		}
+		if k == corev1.MirrorPodAnnotationKey {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Key(k), "may not remove or update mirror pod annotation"))
+		} else {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Key(k), "may not remove or update AppArmor annotations"))
+		}
+	}
+	for _, k := range sortedKeys(p.Annotations) {
+		if _, ok := old.Annotations[k]; ok || !fixed(k) {
+			continue
+		}
+		if k == corev1.MirrorPodAnnotationKey {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Key(k), "may not add mirror pod annotation"))
+		} else {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Key(k), "may not add AppArmor annotations"))
+		}
+	}
+	return allErrs
+}
+
+// serviceAccountName is the pod's service account; v1 still accepts the old
+// field name serviceAccount, which loses to serviceAccountName.
+func serviceAccountName(spec *corev1.PodSpec) string {
+	if spec.ServiceAccountName != "" {
+		return spec.ServiceAccountName
+	}
+	return spec.DeprecatedServiceAccount
+}
+
+func validatePodSpec(p *corev1.Pod, fldPath *field.Path) field.ErrorList {
+	spec := &p.Spec
+	var allErrs field.ErrorList
+	if spec.TerminationGracePeriodSeconds == nil {
+		allErrs = append(allErrs, field.Required(fldPath.Child("terminationGracePeriodSeconds"), ""))
+	}
+	grace := spec.TerminationGracePeriodSeconds
+
+	vols, errs := validateVolumes(spec.Volumes, &p.ObjectMeta, fldPath.Child("volumes"))
+	allErrs = append(allErrs, errs...)
+	allErrs = append(allErrs, validateContainers(spec.Containers, vols, grace, fldPath.Child("containers"))...)
+	allErrs = append(allErrs, validateInitContainers(spec.InitContainers, spec.Containers, vols, grace, fldPath.Child("initContainers"))...)
+	allErrs = append(allErrs, validateHostNetworkPorts(spec, fldPath)...)
+	allErrs = append(allErrs, validateRestartPolicy(spec.RestartPolicy, fldPath.Child("restartPolicy"))...)
+	allErrs = append(allErrs, validateDNSPolicy(spec.DNSPolicy, fldPath.Child("dnsPolicy"))...)
+	allErrs = append(allErrs, metavalidation.ValidateLabels(spec.NodeSelector, fldPath.Child("nodeSelector"))...)
+	allErrs = append(allErrs, validatePodSecurityContext(spec, fldPath.Child("securityContext"))...)
+	allErrs = append(allErrs, validatePodDNSConfig(spec.DNSConfig, spec.DNSPolicy, fldPath.Child("dnsConfig"))...)
+	for i, gate := range spec.ReadinessGates {
+		allErrs = append(allErrs, validateQualifiedName(string(gate.ConditionType), fldPath.Child("readinessGates").Index(i).Child("conditionType"))...)
+	}
+	allErrs = append(allErrs, validateSchedulingGates(spec.SchedulingGates, fldPath.Child("schedulingGates"))...)
+
+	if sa := serviceAccountName(spec); sa != "" {
+		allErrs = append(allErrs, validateObjectName(sa, apivalidation.ValidateServiceAccountName, fldPath.Child("serviceAccountName"))...)
+	}
+	if spec.NodeName != "" {
+		allErrs = append(allErrs, validateObjectName(spec.NodeName, apivalidation.NameIsDNSSubdomain, fldPath.Child("nodeName"))...)
+	}
+	if spec.ActiveDeadlineSeconds != nil {
+		if v := *spec.ActiveDeadlineSeconds; v < 1 || v > math.MaxInt32 {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("activeDeadlineSeconds"), v, validation.InclusiveRangeError(1, math.MaxInt32)))
+		}
+	}
+	// hostname and subdomain make up the pod's DNS name, one label each.
+	if spec.Hostname != "" {
+		allErrs = append(allErrs, validateDNS1123Label(spec.Hostname, fldPath.Child("hostname"))...)
+	}
+	if spec.Subdomain != "" {
+		allErrs = append(allErrs, validateDNS1123Label(spec.Subdomain, fldPath.Child("subdomain"))...)
+	}
+	allErrs = append(allErrs, validateTolerations(spec.Tolerations, fldPath.Child("tolerations"))...)
+	for i, alias := range spec.HostAliases {
+		aliasPath := fldPath.Child("hostAliases").Index(i)
+		allErrs = append(allErrs, validation.IsValidIP(aliasPath.Child("ip"), alias.IP)...)
+		for j, hostname := range alias.Hostnames {
+			allErrs = append(allErrs, validateDNS1123Subdomain(hostname, aliasPath.Child("hostnames").Index(j))...)
+		}
+	}
+	if spec.PriorityClassName != "" {
+		allErrs = append(allErrs, validateObjectName(spec.PriorityClassName, apivalidation.NameIsDNSSubdomain, fldPath.Child("priorityClassName"))...)
+	}
+	if spec.RuntimeClassName != nil {
+		allErrs = append(allErrs, validateObjectName(*spec.RuntimeClassName, apivalidation.NameIsDNSSubdomain, fldPath.Child("runtimeClassName"))...)
+	}
+	if spec.PreemptionPolicy != nil {
+		allErrs = append(allErrs, validateEnum(*spec.PreemptionPolicy, fldPath.Child("preemptionPolicy"), corev1.PreemptLowerPriority, corev1.PreemptNever)...)
+	}
+	if spec.Overhead != nil {
+		allErrs = append(allErrs, validateResourceRequirements(&corev1.ResourceRequirements{Limits: spec.Overhead}, fldPath.Child("overhead"))...)
+	}
+	if spec.OS != nil {
+		if spec.OS.Name == "" {
+			allErrs = append(allErrs, field.Required(fldPath.Child("os", "name"), "cannot be empty"))
+		} else if spec.OS.Name != corev1.Linux && spec.OS.Name != corev1.Windows {
+			allErrs = append(allErrs, field.NotSupported(fldPath.Child("os"), spec.OS.Name, []corev1.OSName{corev1.Linux, corev1.Windows}))
+		}
+	}
+	return allErrs
+}
+
+// validateEnum checks a defaulted enumeration: empty is Required, anything
+// else must be one of valid (listed in Kubernetes' order, not sorted).
+func validateEnum[T ~string](value T, fldPath *field.Path, valid ...T) field.ErrorList {
+	if value == "" {
+		return field.ErrorList{field.Required(fldPath, "")}
+	}
+	if !slices.Contains(valid, value) {
+		return field.ErrorList{field.NotSupported(fldPath, value, valid)}
+	}
+	return nil
+}
+
+func validateRestartPolicy(policy corev1.RestartPolicy, fldPath *field.Path) field.ErrorList {
+	return validateEnum(policy, fldPath, corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever)
+}
+
+func validateDNSPolicy(policy corev1.DNSPolicy, fldPath *field.Path) field.ErrorList {
+	return validateEnum(policy, fldPath, corev1.DNSClusterFirstWithHostNet, corev1.DNSClusterFirst, corev1.DNSDefault, corev1.DNSNone)
+}
+
+// validateHostNetworkPorts: a host-network pod listens on the node itself, so
+// each hostPort must equal its containerPort.
+func validateHostNetworkPorts(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
+	if !spec.HostNetwork {
+		return nil
+	}
+	var allErrs field.ErrorList
+	for i, ctr := range spec.Containers {
+		for j, port := range ctr.Ports {
+			if port.HostPort != port.ContainerPort {
+				portPath := fldPath.Child("containers").Index(i).Child("ports").Index(j).Child("hostPort")
+				allErrs = append(allErrs, field.Invalid(portPath, port.HostPort, "must match `containerPort` when `hostNetwork` is true"))
+			}
+		}
+	}
+	return allErrs
+}
+
+// validatePodSecurityContext checks the user and group IDs of the pod's
+// security context (see the file comment for what is not checked).
+func validatePodSecurityContext(spec *corev1.PodSpec, fldPath *field.Path) field.ErrorList {
+	sc := spec.SecurityContext
+	if sc == nil {
+		// Kubernetes' internal pod always has one; the checks below that do
+		// not read it still apply.
+		sc = &corev1.PodSecurityContext{}
+	}
+	var allErrs field.ErrorList
+	if sc.FSGroup != nil {
+		allErrs = append(allErrs, invalidEach(fldPath.Child("fsGroup"), *sc.FSGroup, validation.IsValidGroupID(*sc.FSGroup))...)
+	}
+	if sc.RunAsUser != nil {
+		allErrs = append(allErrs, invalidEach(fldPath.Child("runAsUser"), *sc.RunAsUser, validation.IsValidUserID(*sc.RunAsUser))...)
+	}
+	if sc.RunAsGroup != nil {
+		allErrs = append(allErrs, invalidEach(fldPath.Child("runAsGroup"), *sc.RunAsGroup, validation.IsValidGroupID(*sc.RunAsGroup))...)
+	}
+	for i, gid := range sc.SupplementalGroups {
+		allErrs = append(allErrs, invalidEach(fldPath.Child("supplementalGroups").Index(i), gid, validation.IsValidGroupID(gid))...)
+	}
+	// hostPID and shareProcessNamespace are spec fields in v1 but part of the
+	// security context in Kubernetes' internal types, hence this path.
+	if spec.ShareProcessNamespace != nil && *spec.ShareProcessNamespace && spec.HostPID {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("shareProcessNamespace"), *spec.ShareProcessNamespace, "ShareProcessNamespace and HostPID cannot both be enabled"))
+	}
+	if p := sc.FSGroupChangePolicy; p != nil && *p != corev1.FSGroupChangeAlways && *p != corev1.FSGroupChangeOnRootMismatch {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("fsGroupChangePolicy"), *p, []corev1.PodFSGroupChangePolicy{corev1.FSGroupChangeAlways, corev1.FSGroupChangeOnRootMismatch}))
+	}
+	return allErrs
+}
+
+// DNS resolver limits, from glibc.
+const (
+	maxDNSNameservers     = 3
+	maxDNSSearchPaths     = 32
+	maxDNSSearchListChars = 2048
+)
+
+func validatePodDNSConfig(config *corev1.PodDNSConfig, policy corev1.DNSPolicy, fldPath *field.Path) field.ErrorList {
+	// With dnsPolicy None the pod's resolv.conf is made from dnsConfig alone.
+	if policy == corev1.DNSNone {
+		if config == nil {
+			return field.ErrorList{field.Required(fldPath, fmt.Sprintf("must provide `dnsConfig` when `dnsPolicy` is %s", corev1.DNSNone))}
+		}
+		if len(config.Nameservers) == 0 {
+			return field.ErrorList{field.Required(fldPath.Child("nameservers"), fmt.Sprintf("must provide at least one DNS nameserver when `dnsPolicy` is %s", corev1.DNSNone))}
+		}
+	}
+	if config == nil {
+		return nil
+	}
+
+	var allErrs field.ErrorList
+	if len(config.Nameservers) > maxDNSNameservers {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("nameservers"), config.Nameservers, fmt.Sprintf("must not have more than %v nameservers", maxDNSNameservers)))
+	}
+	for i, ns := range config.Nameservers {
+		allErrs = append(allErrs, validation.IsValidIP(fldPath.Child("nameservers").Index(i), ns)...)
+	}
+	if len(config.Searches) > maxDNSSearchPaths {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("searches"), config.Searches, fmt.Sprintf("must not have more than %v search paths", maxDNSSearchPaths)))
+	}
+	if len(strings.Join(config.Searches, " ")) > maxDNSSearchListChars {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("searches"), config.Searches, fmt.Sprintf("must not have more than %v characters (including spaces) in the search list", maxDNSSearchListChars)))
+	}
+	// RelaxedDNSSearchValidation (underscores, ".") is off by default in 1.32.
+	for i, search := range config.Searches {
+		allErrs = append(allErrs, validateDNS1123Subdomain(strings.TrimSuffix(search, "."), fldPath.Child("searches").Index(i))...)
+	}
+	for i, option := range config.Options {
+		if option.Name == "" {
+			allErrs = append(allErrs, field.Required(fldPath.Child("options").Index(i), "must not be empty"))
+		}
+	}
+	return allErrs
+}
+
+func validateSchedulingGates(gates []corev1.PodSchedulingGate, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	seen := sets.New[string]()
+	for i, gate := range gates {
+		allErrs = append(allErrs, validateQualifiedName(gate.Name, fldPath.Index(i))...)
+		if seen.Has(gate.Name) {
+			allErrs = append(allErrs, field.Duplicate(fldPath.Index(i), gate.Name))
+		}
+		seen.Insert(gate.Name)
+	}
+	return allErrs
+}
+
+// validateTolerations checks tolerations. An empty key with operator Exists
+// tolerates every taint.
+func validateTolerations(tolerations []corev1.Toleration, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, t := range tolerations {
+		idxPath := fldPath.Index(i)
+		if t.Key != "" {
+			allErrs = append(allErrs, metavalidation.ValidateLabelName(t.Key, idxPath.Child("key"))...)
+		}
+		if t.Key == "" && t.Operator != corev1.TolerationOpExists {
+			allErrs = append(allErrs, field.Invalid(idxPath.Child("operator"), t.Operator,
+				"operator must be Exists when `key` is empty, which means \"match all values and all keys\""))
+		}
+		// Only NoExecute evicts, so only it can be tolerated for a while.
+		if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+			allErrs = append(allErrs, field.Invalid(idxPath.Child("effect"), t.Effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"))
+		}
+		// Kubernetes reports a bad value at the operator's path.
+		switch t.Operator {
+		case corev1.TolerationOpEqual, "":
+			if errs := validation.IsValidLabelValue(t.Value); len(errs) != 0 {
+				allErrs = append(allErrs, field.Invalid(idxPath.Child("operator"), t.Value, joinMsgs(errs)))
+			}
+		case corev1.TolerationOpExists:
+			if t.Value != "" {
+				allErrs = append(allErrs, field.Invalid(idxPath.Child("operator"), t.Value, "value must be empty when `operator` is 'Exists'"))
+			}
+		default:
+			allErrs = append(allErrs, field.NotSupported(idxPath.Child("operator"), t.Operator, []corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists}))
+		}
+		if t.Effect != "" {
+			allErrs = append(allErrs, validateTaintEffect(t.Effect, true, idxPath.Child("effect"))...)
+		}
+	}
+	return allErrs
+}
+
+// ValidatePodUpdate checks what a write to a pod may change. A pod's spec is
+// fixed once created, except for container images, a shorter
+// activeDeadlineSeconds, added tolerations, removed scheduling gates and, on
+// a pod that is still gated, added nodeSelector entries.
+func ValidatePodUpdate(p, old *corev1.Pod) field.ErrorList {
+	specPath := field.NewPath("spec")
+	allErrs := validatePodAnnotationUpdates(p, old, field.NewPath("metadata", "annotations"))
+
+	// Kubernetes repeats the image checks of create here; kubectl prints
+	// each message once.
+	errs, stop := validateContainerUpdates(p.Spec.Containers, old.Spec.Containers, specPath.Child("containers"))
+	allErrs = append(allErrs, errs...)
+	if stop {
+		return allErrs
+	}
+	errs, stop = validateContainerUpdates(p.Spec.InitContainers, old.Spec.InitContainers, specPath.Child("initContainers"))
+	allErrs = append(allErrs, errs...)
+	if stop {
+		return allErrs
+	}
+
+	// activeDeadlineSeconds may be set, or lowered, but not raised or unset.
+	deadlinePath := specPath.Child("activeDeadlineSeconds")
+	if p.Spec.ActiveDeadlineSeconds != nil {
+		v := *p.Spec.ActiveDeadlineSeconds
+		if v < 0 || v > math.MaxInt32 {
+			return append(allErrs, field.Invalid(deadlinePath, v, validation.InclusiveRangeError(0, math.MaxInt32)))
+		}
+		if old.Spec.ActiveDeadlineSeconds != nil && *old.Spec.ActiveDeadlineSeconds < v {
+			return append(allErrs, field.Invalid(deadlinePath, v, "must be less than or equal to previous value"))
+		}
+	} else if old.Spec.ActiveDeadlineSeconds != nil {
+		allErrs = append(allErrs, field.Invalid(deadlinePath, p.Spec.ActiveDeadlineSeconds, "must not update from a positive integer to nil value"))
+	}
+
+	allErrs = append(allErrs, validateOnlyAddedTolerations(p.Spec.Tolerations, old.Spec.Tolerations, specPath.Child("tolerations"))...)
+	allErrs = append(allErrs, validateOnlyDeletedSchedulingGates(p.Spec.SchedulingGates, old.Spec.SchedulingGates, specPath.Child("schedulingGates"))...)
+
+	// Compare the rest: the new spec with the updatable fields taken from
+	// the old one must equal the old spec.
+	oldSpec := comparablePodSpec(&old.Spec)
+	munged := comparablePodSpec(&p.Spec)
+	if apiequality.Semantic.DeepEqual(munged, oldSpec) {
+		return allErrs
+	}
+	for i := range munged.Containers {
+		munged.Containers[i].Image = oldSpec.Containers[i].Image
+	}
+	for i := range munged.InitContainers {
+		munged.InitContainers[i].Image = oldSpec.InitContainers[i].Image
+	}
+	munged.ActiveDeadlineSeconds = oldSpec.ActiveDeadlineSeconds
+	munged.SchedulingGates = oldSpec.SchedulingGates
+	munged.Tolerations = oldSpec.Tolerations
+	if len(oldSpec.SchedulingGates) > 0 && !apiequality.Semantic.DeepEqual(munged.NodeSelector, oldSpec.NodeSelector) {
+		// A pod not yet scheduled may get more specific about its node.
+		allErrs = append(allErrs, validateNodeSelectorMutation(specPath.Child("nodeSelector"), munged.NodeSelector, oldSpec.NodeSelector)...)
+		munged.NodeSelector = oldSpec.NodeSelector
+	}
+	if !apiequality.Semantic.DeepEqual(munged, oldSpec) {
+		// Kubernetes appends "\n" and a go-cmp diff of its internal specs,
+		// whose output go-cmp deliberately randomises; we leave it out.
+		allErrs = append(allErrs, field.Forbidden(specPath, "pod updates may not change fields other than "+strings.Join(updatablePodSpecFields, ",")))
+	}
+	return allErrs
+}
+
+// comparablePodSpec returns a copy of spec as Kubernetes' internal pod spec
+// would compare: the v1 alias serviceAccount folded into serviceAccountName,
+// the security context always present (the host namespace flags live there),
+// and a negative grace period raised to 1 (decoding does that for pods).
+func comparablePodSpec(spec *corev1.PodSpec) *corev1.PodSpec {
+	c := spec.DeepCopy()
+	c.ServiceAccountName = serviceAccountName(spec)
+	c.DeprecatedServiceAccount = ""
+	if c.SecurityContext == nil {
+		c.SecurityContext = &corev1.PodSecurityContext{}
+	}
+	if c.TerminationGracePeriodSeconds != nil && *c.TerminationGracePeriodSeconds < 0 {
+		one := int64(1)
+		c.TerminationGracePeriodSeconds = &one
+	}
+	return c
+}
+
+func validateContainerUpdates(containers, old []corev1.Container, fldPath *field.Path) (field.ErrorList, bool) {
+	if len(containers) != len(old) {
+		return field.ErrorList{field.Forbidden(fldPath, "pod updates may not add or remove containers")}, true
+	}
+	var allErrs field.ErrorList
+	for i, ctr := range containers {
+		if ctr.Image == "" {
+			allErrs = append(allErrs, field.Required(fldPath.Index(i).Child("image"), ""))
+		}
+		if len(strings.TrimSpace(ctr.Image)) != len(ctr.Image) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Index(i).Child("image"), ctr.Image, "must not have leading or trailing whitespace"))
+		}
+	}
+	return allErrs, false
+}
+
+// validateOnlyAddedTolerations: existing tolerations stay, except that their
+// tolerationSeconds may change.
+func validateOnlyAddedTolerations(tolerations, old []corev1.Toleration, fldPath *field.Path) field.ErrorList {
+	for _, o := range old {
+		found := slices.ContainsFunc(tolerations, func(t corev1.Toleration) bool {
+			o.TolerationSeconds = t.TolerationSeconds
+			return apiequality.Semantic.DeepEqual(o, t)
+		})
+		if !found {
+			return field.ErrorList{field.Forbidden(fldPath, "existing toleration can not be modified except its tolerationSeconds")}
+		}
+	}
+	// Kubernetes checks the new list again here.
+	return validateTolerations(tolerations, fldPath)
+}
+
+func validateOnlyDeletedSchedulingGates(gates, old []corev1.PodSchedulingGate, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, gate := range gates {
+		// Kubernetes reports each new gate once, at its last index.
+		if slices.ContainsFunc(old, func(o corev1.PodSchedulingGate) bool { return o.Name == gate.Name }) ||
+			slices.ContainsFunc(gates[i+1:], func(g corev1.PodSchedulingGate) bool { return g.Name == gate.Name }) {
+			continue
+		}
+		allErrs = append(allErrs, field.Forbidden(fldPath.Index(i).Child("name"), fmt.Sprintf("only deletion is allowed, but found new scheduling gate '%s'", gate.Name)))
+	}
+	return allErrs
+}
+
+func validateNodeSelectorMutation(fldPath *field.Path, selector, old map[string]string) field.ErrorList {
+	for k, v := range old {
+		if w, ok := selector[k]; !ok || v != w {
+			return field.ErrorList{field.Invalid(fldPath, selector, "only additions to spec.nodeSelector are allowed (no mutations or deletions)")}
+		}
+	}
+	return nil
+}
+
+// ValidatePodStatusUpdate validates a write to pods/status (the whole of it:
+// the caller does not run ValidatePod for status writes).
+func ValidatePodStatusUpdate(p, old *corev1.Pod) field.ErrorList {
+	metaPath := field.NewPath("metadata")
+	allErrs := validatePodAnnotationUpdates(p, old, metaPath.Child("annotations"))
+	allErrs = append(allErrs, validatePodAnnotations(p.Annotations, &p.Spec, metaPath.Child("annotations"))...)
+	// Kubernetes 1.32 reports bad condition types under metadata.conditions.
+	allErrs = append(allErrs, validatePodConditions(p.Status.Conditions, metaPath.Child("conditions"))...)
+
+	statusPath := field.NewPath("status")
+	if p.Spec.NodeName != old.Spec.NodeName {
+		allErrs = append(allErrs, field.Forbidden(statusPath.Child("nodeName"), "may not be changed directly"))
+	}
+	if nominated := p.Status.NominatedNodeName; nominated != old.Status.NominatedNodeName && nominated != "" {
+		allErrs = append(allErrs, validateObjectName(nominated, apivalidation.NameIsDNSSubdomain, statusPath.Child("nominatedNodeName"))...)
+	}
+	allErrs = append(allErrs, apivalidation.ValidateImmutableField(p.Status.QOSClass, old.Status.QOSClass, statusPath.Child("qosClass"))...)
+
+	// A container that will not be restarted stays terminated.
+	allErrs = append(allErrs, validateContainerStateTransition(p.Status.ContainerStatuses, old.Status.ContainerStatuses, statusPath.Child("containerStatuses"), old.Spec.RestartPolicy, nil)...)
+	allErrs = append(allErrs, validateContainerStateTransition(p.Status.InitContainerStatuses, old.Status.InitContainerStatuses, statusPath.Child("initContainerStatuses"), old.Spec.RestartPolicy, old.Spec.InitContainers)...)
+	// Ephemeral containers are never restarted.
+	allErrs = append(allErrs, validateContainerStateTransition(p.Status.EphemeralContainerStatuses, old.Status.EphemeralContainerStatuses, statusPath.Child("ephemeralContainerStatuses"), corev1.RestartPolicyNever, nil)...)
+
+	allErrs = append(allErrs, validatePodIPs(&p.Status)...)
+	allErrs = append(allErrs, validateHostIPs(&p.Status)...)
+	return allErrs
+}
+
+// validatePodConditions: Kubernetes' own condition types are known; others
+// must be qualified names.
+func validatePodConditions(conditions []corev1.PodCondition, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, c := range conditions {
+		switch c.Type {
+		case corev1.PodScheduled, corev1.PodReady, corev1.PodInitialized:
+			continue
+		}
+		allErrs = append(allErrs, validateQualifiedName(string(c.Type), fldPath.Index(i).Child("Type"))...)
+	}
+	return allErrs
+}
+
+// validateContainerStateTransition forbids a terminated container to come
+// back when the restart policy says it will not be restarted. initContainers
+// is set for init container statuses, where restartable (sidecar) containers
+// are exempt.
+func validateContainerStateTransition(statuses, old []corev1.ContainerStatus, fldPath *field.Path, policy corev1.RestartPolicy, initContainers []corev1.Container) field.ErrorList {
+	if policy == corev1.RestartPolicyAlways {
+		return nil
+	}
+	var allErrs field.ErrorList
+	for i, o := range old {
+		if o.State.Terminated == nil {
+			continue
+		}
+		if o.State.Terminated.ExitCode != 0 && policy == corev1.RestartPolicyOnFailure {
+			continue
+		}
+		if isRestartableInitContainer(o.Name, initContainers) {
+			continue
+		}
+		for _, s := range statuses {
+			if s.Name == o.Name && s.State.Terminated == nil {
+				allErrs = append(allErrs, field.Forbidden(fldPath.Index(i).Child("state"), "may not be transitioned to non-terminated state"))
+			}
+		}
+	}
+	return allErrs
+}
+
+func isRestartableInitContainer(name string, initContainers []corev1.Container) bool {
+	i := slices.IndexFunc(initContainers, func(c corev1.Container) bool { return c.Name == name })
+	return i >= 0 && initContainers[i].RestartPolicy != nil && *initContainers[i].RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// podIPs is the list Kubernetes validates: its v1 conversion makes podIP
+// authoritative when it disagrees with podIPs[0], and fills podIPs from podIP
+// when only the latter is set.
+func podIPs(status *corev1.PodStatus) []corev1.PodIP {
+	if status.PodIP != "" && (len(status.PodIPs) == 0 || status.PodIPs[0].IP != status.PodIP) {
+		return []corev1.PodIP{{IP: status.PodIP}}
+	}
+	return status.PodIPs
+}
+
+// validatePodIPs: valid IPs, at most one per family, no duplicates.
+func validatePodIPs(status *corev1.PodStatus) field.ErrorList {
+	fldPath := field.NewPath("status", "podIPs")
+	ips := podIPs(status)
+	var allErrs field.ErrorList
+	for i, ip := range ips {
+		allErrs = append(allErrs, validation.IsValidIP(fldPath.Index(i), ip.IP)...)
+	}
+	if len(ips) > 1 {
+		strs := make([]string, 0, len(ips))
+		for _, ip := range ips {
+			strs = append(strs, ip.IP)
+		}
+		dualStack, err := netutils.IsDualStackIPStrings(strs)
+		if err != nil {
+			allErrs = append(allErrs, field.InternalError(fldPath, fmt.Errorf("failed to check for dual stack with error:%v", err)))
+		}
+		if !dualStack || len(ips) > 2 {
+			allErrs = append(allErrs, field.Invalid(fldPath, coreRepr{ips}, "may specify no more than one IP for each IP family"))
+		}
+		seen := sets.New[string]()
+		for i, ip := range ips {
+			if seen.Has(ip.IP) {
+				allErrs = append(allErrs, field.Duplicate(fldPath.Index(i), coreRepr{ip}))
+			}
+			seen.Insert(ip.IP)
+		}
+	}
+	return allErrs
+}
+
+// validateHostIPs: hostIPs[0] is hostIP; valid IPs, no duplicates, at most
+// one per family. (Kubernetes checks duplicates before families here, unlike
+// for pod IPs.)
+func validateHostIPs(status *corev1.PodStatus) field.ErrorList {
+	if len(status.HostIPs) == 0 {
+		return nil
+	}
+	fldPath := field.NewPath("status", "hostIPs")
+	var allErrs field.ErrorList
+	if status.HostIP != status.HostIPs[0].IP {
+		allErrs = append(allErrs, field.Invalid(fldPath.Index(0).Child("ip"), status.HostIPs[0].IP, "must be equal to `hostIP`"))
+	}
+	for i, ip := range status.HostIPs {
+		allErrs = append(allErrs, validation.IsValidIP(fldPath.Index(i), ip.IP)...)
+	}
+	if len(status.HostIPs) > 1 {
+		seen := sets.New[string]()
+		strs := make([]string, 0, len(status.HostIPs))
+		for i, ip := range status.HostIPs {
+			strs = append(strs, ip.IP)
+			if seen.Has(ip.IP) {
+				allErrs = append(allErrs, field.Duplicate(fldPath.Index(i), coreRepr{ip}))
+			}
+			seen.Insert(ip.IP)
+		}
+		dualStack, err := netutils.IsDualStackIPStrings(strs)
+		if err != nil {
+			allErrs = append(allErrs, field.InternalError(fldPath, fmt.Errorf("failed to check for dual stack with error:%v", err)))
+		}
+		if !dualStack || len(strs) > 2 {
+			allErrs = append(allErrs, field.Invalid(fldPath, coreRepr{status.HostIPs}, "may specify no more than one IP for each IP family"))
+		}
+	}
+	return allErrs
+}
