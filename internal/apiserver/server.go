@@ -160,6 +160,9 @@ func startEtcd(ctx context.Context, o Options, pki authn.PKI) (storagebackend.Tr
 
 func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, error) {
 	cfg := genericapiserver.NewRecommendedConfig(registry.Codecs)
+	// On shutdown, end open watches (clients relist elsewhere or later)
+	// instead of waiting for them: without this, Shutdown blocks on them.
+	cfg.ShutdownWatchTerminationGracePeriod = 5 * time.Second
 
 	secure := genericoptions.NewSecureServingOptions().WithLoopback()
 	secure.BindAddress, secure.BindPort = bindIP, port

@@ -34,9 +34,7 @@ import (
 //     (DynamicResourceAllocation), spec.resources (PodLevelResources),
 //     resizePolicy (InPlacePodVerticalScaling), image volumes (ImageVolume),
 //     clusterTrustBundle projections;
-//   - the contents of ephemeral containers (they cannot be set on create, and
-//     the ephemeralcontainers subresource is where Kubernetes checks them),
-//     volumeDevices, and the volume types other than emptyDir, hostPath,
+//   - volumeDevices, and the volume types other than emptyDir, hostPath,
 //     secret, configMap, downwardAPI, projected, persistentVolumeClaim and
 //     ephemeral (others only count towards "one volume type per volume");
 //   - the container statuses' user and resource-health fields.
@@ -100,11 +98,16 @@ func validatePodMetadataAndSpec(p *corev1.Pod) field.ErrorList {
 func validateImagesTrimmed(containers []corev1.Container, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	for i, ctr := range containers {
-		if len(ctr.Image) != len(strings.TrimSpace(ctr.Image)) {
-			allErrs = append(allErrs, field.Invalid(fldPath.Index(i).Child("image"), ctr.Image, "must not have leading or trailing whitespace"))
-		}
+		allErrs = append(allErrs, validateImageTrimmed(ctr.Image, fldPath.Index(i).Child("image"))...)
 	}
 	return allErrs
+}
+
+func validateImageTrimmed(image string, fldPath *field.Path) field.ErrorList {
+	if len(image) != len(strings.TrimSpace(image)) {
+		return field.ErrorList{field.Invalid(fldPath, image, "must not have leading or trailing whitespace")}
+	}
+	return nil
 }
 
 // validatePodAnnotations checks the annotations with a meaning for pods.
@@ -180,6 +183,7 @@ func validatePodSpec(p *corev1.Pod, fldPath *field.Path) field.ErrorList {
 	allErrs = append(allErrs, errs...)
 	allErrs = append(allErrs, validateContainers(spec.Containers, vols, grace, fldPath.Child("containers"))...)
 	allErrs = append(allErrs, validateInitContainers(spec.InitContainers, spec.Containers, vols, grace, fldPath.Child("initContainers"))...)
+	allErrs = append(allErrs, validateEphemeralContainers(spec.EphemeralContainers, spec.Containers, spec.InitContainers, vols, fldPath.Child("ephemeralContainers"))...)
 	allErrs = append(allErrs, validateHostNetworkPorts(spec, fldPath)...)
 	allErrs = append(allErrs, validateRestartPolicy(spec.RestartPolicy, fldPath.Child("restartPolicy"))...)
 	allErrs = append(allErrs, validateDNSPolicy(spec.DNSPolicy, fldPath.Child("dnsPolicy"))...)
@@ -500,9 +504,7 @@ func validateContainerUpdates(containers, old []corev1.Container, fldPath *field
 		if ctr.Image == "" {
 			allErrs = append(allErrs, field.Required(fldPath.Index(i).Child("image"), ""))
 		}
-		if len(strings.TrimSpace(ctr.Image)) != len(ctr.Image) {
-			allErrs = append(allErrs, field.Invalid(fldPath.Index(i).Child("image"), ctr.Image, "must not have leading or trailing whitespace"))
-		}
+		allErrs = append(allErrs, validateImageTrimmed(ctr.Image, fldPath.Index(i).Child("image"))...)
 	}
 	return allErrs, false
 }

@@ -2,6 +2,8 @@ package validation
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -95,6 +97,59 @@ func validateInitContainers(containers, regular []corev1.Container, vols map[str
 		}
 		if ctr.StartupProbe != nil {
 			allErrs = append(allErrs, field.Forbidden(path.Child("startupProbe"), msg))
+		}
+	}
+	return allErrs
+}
+
+// ephemeralContainerFields are the container fields an ephemeral (debug)
+// container may set: it must not take part in serving, so no ports, probes,
+// lifecycle hooks or resources.
+var ephemeralContainerFields = sets.New(
+	"Name", "Image", "Command", "Args", "WorkingDir", "EnvFrom", "Env", "VolumeMounts", "VolumeDevices",
+	"TerminationMessagePath", "TerminationMessagePolicy", "ImagePullPolicy", "SecurityContext", "Stdin", "StdinOnce", "TTY",
+)
+
+// validateEphemeralContainers checks ephemeral containers. (They cannot be
+// set on create, but Kubernetes validates them before saying so.)
+func validateEphemeralContainers(ephemeral []corev1.EphemeralContainer, containers, initContainers []corev1.Container, vols map[string]corev1.VolumeSource, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	others := sets.New[string]()
+	for _, c := range slices.Concat(containers, initContainers) {
+		others.Insert(c.Name)
+	}
+	names := others.Clone()
+	for i := range ephemeral {
+		ec := &ephemeral[i]
+		idxPath := fldPath.Index(i)
+		ctr := (*corev1.Container)(&ec.EphemeralContainerCommon)
+		allErrs = append(allErrs, validateContainerCommon(ctr, vols, idxPath)...)
+		allErrs = append(allErrs, validateImageTrimmed(ctr.Image, idxPath.Child("image"))...)
+		if names.Has(ec.Name) {
+			allErrs = append(allErrs, field.Duplicate(idxPath.Child("name"), ec.Name))
+		} else {
+			names.Insert(ec.Name)
+		}
+		if ec.TargetContainerName != "" && !others.Has(ec.TargetContainerName) {
+			allErrs = append(allErrs, field.NotFound(idxPath.Child("targetContainerName"), ec.TargetContainerName))
+		}
+		// Every field set outside the allow-list, in struct order.
+		v := reflect.ValueOf(ec.EphemeralContainerCommon)
+		for j := 0; j < v.NumField(); j++ {
+			name := v.Type().Field(j).Name
+			if !ephemeralContainerFields.Has(name) && !v.Field(j).IsZero() {
+				lcName := strings.ToLower(name[:1]) + name[1:]
+				allErrs = append(allErrs, field.Forbidden(idxPath.Child(lcName), "cannot be set for an Ephemeral Container"))
+			}
+		}
+		// Sub-path bind mounts outlive the container.
+		for j, vm := range ec.VolumeMounts {
+			if vm.SubPath != "" {
+				allErrs = append(allErrs, field.Forbidden(idxPath.Child("volumeMounts").Index(j).Child("subPath"), "cannot be set for an Ephemeral Container"))
+			}
+			if vm.SubPathExpr != "" {
+				allErrs = append(allErrs, field.Forbidden(idxPath.Child("volumeMounts").Index(j).Child("subPathExpr"), "cannot be set for an Ephemeral Container"))
+			}
 		}
 	}
 	return allErrs

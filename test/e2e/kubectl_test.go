@@ -157,7 +157,7 @@ func testPods(t *testing.T, s *server) {
 		t.Errorf("changing restartPolicy: %+v", r)
 	}
 	expect(t, "json", s.ok("get", "pod", "web", "-n", "pods", "-o", "jsonpath={.spec.containers[0].image}"), "registry.k8s.io/e2e-test-images/agnhost:2.41")
-	if d := s.ok("describe", "pod", "web", "-n", "pods"); !strings.Contains(d, "Status:           Pending") || !strings.Contains(d, "Image:          registry.k8s.io/e2e-test-images/agnhost:2.41") {
+	if d := normalize(s.ok("describe", "pod", "web", "-n", "pods")); !strings.Contains(d, "Status: Pending") || !strings.Contains(d, "Image: registry.k8s.io/e2e-test-images/agnhost:2.41") {
 		t.Errorf("describe pod:\n%s", d)
 	}
 	expect(t, "delete", s.ok("delete", "pod", "web", "-n", "pods"), `pod "web" deleted`+"\n")
@@ -200,6 +200,7 @@ source:
 func testWatch(t *testing.T, s *server) {
 	s.ok("create", "namespace", "watch")
 	cmd := exec.Command("kubectl", "--cache-dir", s.dataDir+"/kubectl-cache", "get", "cm", "-n", "watch", "-w", "--output-watch-events")
+	// kubectl prints nothing for an empty list, so w0 marks the start.
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+s.kubeconfig)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -207,11 +208,12 @@ func testWatch(t *testing.T, s *server) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitFor(t, "the watch to start", func() bool { return strings.Contains(out.String(), "No resources found") })
+	s.ok("create", "configmap", "w0", "-n", "watch")
+	waitFor(t, "the watch to start", func() bool { return strings.Contains(out.String(), "w0") })
 	s.ok("create", "configmap", "w1", "-n", "watch")
 	s.ok("label", "configmap", "w1", "-n", "watch", "x=y")
 	s.ok("delete", "configmap", "w1", "-n", "watch")
-	want := "No resources found in watch namespace.\nEVENT NAME DATA AGE\nADDED w1 0 0s\nMODIFIED w1 0 0s\nDELETED w1 0 0s\n"
+	want := "EVENT NAME DATA AGE\nADDED w0 0 0s\nADDED w1 0 0s\nMODIFIED w1 0 0s\nDELETED w1 0 0s\n"
 	waitFor(t, "three watch events", func() bool { return normalize(out.String()) == normalize(want) })
 }
 

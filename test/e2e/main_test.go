@@ -113,9 +113,9 @@ func (s *server) stop() {
 	select {
 	case <-s.exited:
 	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT) // Go prints every goroutine's stack
 		<-s.exited
-		s.t.Errorf("portway server did not stop within 30s of SIGTERM")
+		s.t.Errorf("portway server did not stop within 30s of SIGTERM:\n%s", s.log)
 	}
 	s.cmd = nil
 }
