@@ -106,6 +106,8 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
+	// Discovery's serverAddressByClientCIDRs and the OpenAPI host say this.
+	cfg.ExternalAddress = net.JoinHostPort(advertise.String(), portStr)
 	server, err := cfg.Complete().New("portway", genericapiserver.NewEmptyDelegate())
 	if err != nil {
 		return err

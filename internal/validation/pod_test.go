@@ -469,6 +469,10 @@ var podCases = []createCase[*corev1.Pod]{
 		},
 	},
 	{
+		name: "deletion cost may be negative",
+		obj:  pod(func(p *corev1.Pod) { p.Annotations = map[string]string{corev1.PodDeletionCost: "-2147483648"} }),
+	},
+	{
 		name: "create-only rules",
 		obj: pod(func(p *corev1.Pod) {
 			p.Spec.NodeName = "node-a"
@@ -535,8 +539,11 @@ var podUpdateCases = []updateCase[*corev1.Pod]{
 	},
 	{
 		name: "serviceAccount is an alias of serviceAccountName",
-		obj:  pod(func(p *corev1.Pod) { p.Spec.ServiceAccountName = "default"; p.Spec.DeprecatedServiceAccount = "default" }),
-		old:  pod(func(p *corev1.Pod) { p.Spec.ServiceAccountName = "default" }),
+		obj: pod(func(p *corev1.Pod) {
+			p.Spec.ServiceAccountName = "default"
+			p.Spec.DeprecatedServiceAccount = "default"
+		}),
+		old: pod(func(p *corev1.Pod) { p.Spec.ServiceAccountName = "default" }),
 	},
 	{
 		name: "containers added",
@@ -558,8 +565,12 @@ var podUpdateCases = []updateCase[*corev1.Pod]{
 	},
 	{
 		name: "toleration changed",
-		obj:  pod(func(p *corev1.Pod) { p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpEqual, Value: "x"}} }),
-		old:  pod(func(p *corev1.Pod) { p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpExists}} }),
+		obj: pod(func(p *corev1.Pod) {
+			p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpEqual, Value: "x"}}
+		}),
+		old: pod(func(p *corev1.Pod) {
+			p.Spec.Tolerations = []corev1.Toleration{{Key: "a", Operator: corev1.TolerationOpExists}}
+		}),
 		want: []string{`spec.tolerations: Forbidden: existing toleration can not be modified except its tolerationSeconds`},
 	},
 	{
@@ -609,8 +620,10 @@ func running(mutate ...func(*corev1.Pod)) *corev1.Pod {
 var podStatusCases = []updateCase[*corev1.Pod]{
 	{
 		name: "ready",
-		obj:  running(func(p *corev1.Pod) { p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}} }),
-		old:  running(),
+		obj: running(func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		}),
+		old: running(),
 	},
 	{
 		// Oracle case 080.
