@@ -48,6 +48,7 @@ var served = map[schema.GroupVersion][]storageBuilder{
 	},
 	{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
 	{Group: "coordination.k8s.io", Version: "v1"}: {resourceStorage(lease.Resource)},
+	{Group: "events.k8s.io", Version: "v1"}:       {resourceStorage(event.EventsV1Resource)},
 }
 
 func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
@@ -217,6 +218,8 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 			corev1.Resource("endpoints"): "services/endpoints",
 			corev1.Resource("nodes"):     "minions",
 		})
+	// events.k8s.io Events are core Events in the same keys, as in Kubernetes.
+	storageFactory.AddCohabitatingResources(corev1.Resource("events"), eventsv1.Resource("events"))
 	if err := etcdOptions.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,6 +28,15 @@ var GroupVersions = []schema.GroupVersion{
 	corev1.SchemeGroupVersion,
 	discoveryv1.SchemeGroupVersion,
 	coordinationv1.SchemeGroupVersion,
+	eventsv1.SchemeGroupVersion,
+}
+
+// internalTypes are the groups whose objects are stored as another group's
+// type: events.k8s.io Events live in the same etcd keys as core/v1 Events,
+// and are converted on the way in and out (see registry/event).
+var internalTypes = map[schema.GroupKind]runtime.Object{
+	eventsv1.SchemeGroupVersion.WithKind("Event").GroupKind():     &corev1.Event{},
+	eventsv1.SchemeGroupVersion.WithKind("EventList").GroupKind(): &corev1.EventList{},
 }
 
 func init() {
@@ -34,6 +44,7 @@ func init() {
 		corev1.AddToScheme,
 		discoveryv1.AddToScheme,
 		coordinationv1.AddToScheme,
+		eventsv1.AddToScheme,
 	} {
 		if err := add(Scheme); err != nil {
 			panic(err)
@@ -45,7 +56,11 @@ func init() {
 			if _, meta := metaKinds[kind]; meta {
 				continue
 			}
-			Scheme.AddKnownTypeWithName(internal.WithKind(kind), reflectNew(t))
+			obj, ok := internalTypes[gv.WithKind(kind).GroupKind()]
+			if !ok {
+				obj = reflectNew(t)
+			}
+			Scheme.AddKnownTypeWithName(internal.WithKind(kind), obj)
 		}
 		if err := Scheme.SetVersionPriority(gv); err != nil {
 			panic(err)

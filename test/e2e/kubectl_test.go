@@ -195,6 +195,37 @@ source:
 		t.Errorf("describe does not show the event:\n%s", d)
 	}
 	expect(t, "field selector", s.ok("get", "events", "-n", "ev", "--field-selector", "involvedObject.kind=Pod", "-o", "name"), "")
+
+	// events.k8s.io/v1 Events are the same objects, converted.
+	s.applyStdin(`apiVersion: events.k8s.io/v1
+kind: Event
+metadata:
+  name: subject.2
+  namespace: ev
+eventTime: "` + time.Now().UTC().Format("2006-01-02T15:04:05.000000Z") + `"
+reportingController: portway.io/e2e
+reportingInstance: e2e-1
+action: Checking
+reason: Converted
+note: written through events.k8s.io
+type: Warning
+regarding:
+  apiVersion: v1
+  kind: ConfigMap
+  name: subject
+  namespace: ev
+  uid: ` + uid + `
+`)
+	expect(t, "core view of a new event", s.ok("get", "events.v1.", "subject.2", "-n", "ev", "-o", "jsonpath={.message}/{.reportingComponent}/{.involvedObject.name}"),
+		"written through events.k8s.io/portway.io/e2e/subject")
+	expect(t, "events.k8s.io view of a core event", s.ok("get", "events.v1.events.k8s.io", "subject.1", "-n", "ev", "-o", "jsonpath={.note}/{.deprecatedCount}/{.regarding.kind}"),
+		"the e2e suite looked at it/2/ConfigMap")
+	expect(t, "events.k8s.io field selector", s.ok("get", "events.events.k8s.io", "-n", "ev", "--field-selector", "regarding.name=subject,type=Warning", "-o", "name"),
+		"event.events.k8s.io/subject.2\n")
+	r := s.kubectlIn("apiVersion: events.k8s.io/v1\nkind: Event\nmetadata:\n  name: bad\n  namespace: ev\nregarding:\n  kind: ConfigMap\n  name: subject\n  namespace: ev\n", "create", "-f", "-")
+	if r.code == 0 || !strings.Contains(r.stderr, "reportingController: Required value") {
+		t.Errorf("events.k8s.io event without reporter: %+v", r)
+	}
 }
 
 func testWatch(t *testing.T, s *server) {
