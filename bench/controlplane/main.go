@@ -48,7 +48,7 @@ type report struct {
 func newReport(cfg config) *report {
 	return &report{
 		startup: table{
-			title:  fmt.Sprintf("Startup on a fresh data dir (%d runs, ms from exec)", cfg.startups),
+			title:  fmt.Sprintf("Startup on a fresh data dir (ms from exec; runs: %d)", cfg.startups),
 			header: []string{"figure", "min", "p50", "max"},
 		},
 		restart: table{
@@ -71,7 +71,7 @@ func newReport(cfg config) *report {
 		},
 		memory: table{
 			title:  "Server memory and etcd size",
-			header: []string{"kind", "when", "objects", "RSS MiB", "peak RSS MiB", "etcd dir MiB", "etcd db MiB"},
+			header: []string{"kind", "when", "bench objects", "RSS MiB", "peak RSS MiB", "etcd dir MiB", "etcd db MiB"},
 			notes:  []string{"RSS/peak: VmRSS/VmHWM of the portway process; etcd dir includes preallocated 64 MB WAL files"},
 		},
 	}
@@ -93,6 +93,9 @@ func main() {
 	// the servers and remove the temp dirs.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err = run(ctx, cfg)
+	if ctx.Err() != nil {
+		err = errors.New("interrupted; the figures taken so far are above")
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)

@@ -107,7 +107,7 @@ func portwayVersion(bin string) string {
 	if err != nil {
 		return "?"
 	}
-	return strings.Join(strings.Fields(strings.ReplaceAll(string(out), "\n", ", ")), " ")
+	return strings.Join(strings.Split(strings.TrimSpace(string(out)), "\n"), ", ")
 }
 
 // fsType names the filesystem the data dirs are on: fsync figures on tmpfs

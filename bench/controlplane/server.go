@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	certutil "k8s.io/client-go/util/cert"
 )
 
 // server is one running `portway server` child process.
@@ -54,19 +56,19 @@ func startServer(ctx context.Context, cfg config, dataDir string) (*server, star
 	if !cfg.fsync {
 		args = append(args, "--unsafe-no-fsync")
 	}
-	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, startTimes{}, err
 	}
-	defer logf.Close() // the child holds its own descriptor
+	defer logFile.Close() // the child holds its own descriptor
 	s.cmd = exec.Command(cfg.portway, args...)
-	s.cmd.Stderr = logf
+	s.cmd.Stderr = logFile
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: a Ctrl-C on the terminal reaches only the
 		// benchmark, which then stops the server with SIGTERM itself.
+		// (No Pdeathsig: it fires when the forking OS thread exits, which
+		// in Go can be long before the benchmark does.)
 		Setpgid: true,
-		// If the benchmark dies without cleaning up, the server goes too.
-		Pdeathsig: syscall.SIGTERM,
 	}
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -100,9 +102,10 @@ func startServer(ctx context.Context, cfg config, dataDir string) (*server, star
 	// (/readyz is open to anonymous clients): this is when a client could
 	// first know the server is up, whatever the server prints.
 	readyzDone := make(chan error, 1)
+	var lastReadyzErr atomic.Value
 	go func() {
 		var err error
-		st.readyz, err = pollReadyz(ctx, addr, filepath.Join(dataDir, "pki", "ca.crt"), t0, s.exited)
+		st.readyz, err = pollReadyz(ctx, addr, filepath.Join(dataDir, "pki", "ca.crt"), t0, s.exited, &lastReadyzErr)
 		readyzDone <- err
 	}()
 
@@ -121,7 +124,8 @@ func startServer(ctx context.Context, cfg config, dataDir string) (*server, star
 			return nil, st, fmt.Errorf("portway server exited before it was ready%s", s.logTail())
 		case <-timeout:
 			s.stop()
-			return nil, st, fmt.Errorf("portway server not ready after 120s%s", s.logTail())
+			return nil, st, fmt.Errorf("portway server not ready after 120s (ready line seen: %v, /readyz 200: %v; last /readyz error: %v)%s",
+				gotLine, gotReadyz, lastReadyzErr.Load(), s.logTail())
 		case <-ctx.Done():
 			s.stop()
 			return nil, st, ctx.Err()
@@ -132,16 +136,20 @@ func startServer(ctx context.Context, cfg config, dataDir string) (*server, star
 
 // pollReadyz GETs /readyz every 2 ms until it answers 200, so the figure is
 // at most ~2 ms late.
-func pollReadyz(ctx context.Context, addr, caFile string, t0 time.Time, exited <-chan struct{}) (time.Duration, error) {
+func pollReadyz(ctx context.Context, addr, caFile string, t0 time.Time, exited <-chan struct{}, lastErr *atomic.Value) (time.Duration, error) {
 	var rc rest.Interface
 	for {
 		if rc == nil {
-			// The CA file appears once the server has made its PKI.
-			if _, err := os.Stat(caFile); err == nil {
-				cfg := &rest.Config{Host: "https://" + addr, QPS: 5000, Burst: 5000,
-					TLSClientConfig: rest.TLSClientConfig{CAFile: caFile}}
-				if dc, err := discovery.NewDiscoveryClientForConfig(cfg); err == nil {
-					rc = dc.RESTClient()
+			// The CA file appears once the server has made its PKI. It is
+			// parsed here first: a client made from a file caught half
+			// written would never trust the server.
+			if ca, err := os.ReadFile(caFile); err == nil {
+				if _, err := certutil.ParseCertsPEM(ca); err == nil {
+					cfg := &rest.Config{Host: "https://" + addr, QPS: 5000, Burst: 5000,
+						Proxy: noProxy, TLSClientConfig: rest.TLSClientConfig{CAData: ca}}
+					if dc, err := discovery.NewDiscoveryClientForConfig(cfg); err == nil {
+						rc = dc.RESTClient()
+					}
 				}
 			}
 		}
@@ -152,6 +160,7 @@ func pollReadyz(ctx context.Context, addr, caFile string, t0 time.Time, exited <
 			if err == nil {
 				return time.Since(t0), nil
 			}
+			lastErr.Store(err.Error())
 		}
 		select {
 		case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver/authn"
 )
 
@@ -45,7 +46,7 @@ func startFuzzServer(t testing.TB) {
 		ready := make(chan struct{})
 		go func() {
 			fuzzServer.err = Run(context.Background(), Options{DataDir: dir, Listen: addr, UnsafeNoFsync: true,
-				ServiceClusterIPRange: cidr}, func() { close(ready) })
+				ServiceClusterIPRange: cidr, NodePortRange: mustPorts()}, func() { close(ready) })
 			close(ready)
 		}()
 		select {
@@ -137,4 +138,12 @@ func FuzzCreate(f *testing.F) {
 			t.Fatalf("POST %s was rejected (%d) but the object count went from %d to %d: %s", res, code, before, after, out)
 		}
 	})
+}
+
+func mustPorts() *allocator.PortRange {
+	r, err := allocator.ParsePortRange("30000-32767")
+	if err != nil {
+		panic(err)
+	}
+	return r
 }

@@ -35,28 +35,33 @@ func resourceStorage[T runtime.Object](r *registry.Resource[T]) storageBuilder {
 }
 
 // served lists every resource, by group version.
-var served = map[schema.GroupVersion][]storageBuilder{
-	{Version: "v1"}: {
-		namespace.NewStorage,
-		resourceStorage(node.Resource),
-		resourceStorage(pod.Resource),
-		service.NewStorage,
-		resourceStorage(endpoints.Resource),
-		resourceStorage(event.Resource),
-		resourceStorage(secret.Resource),
-		resourceStorage(configmap.Resource),
-	},
-	{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
-	{Group: "coordination.k8s.io", Version: "v1"}: {resourceStorage(lease.Resource)},
-	{Group: "events.k8s.io", Version: "v1"}:       {resourceStorage(event.EventsV1Resource)},
+func served(services service.Config) map[schema.GroupVersion][]storageBuilder {
+	return map[schema.GroupVersion][]storageBuilder{
+		{Version: "v1"}: {
+			namespace.NewStorage,
+			resourceStorage(node.Resource),
+			resourceStorage(pod.Resource),
+			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+				return service.NewStorage(opts, services)
+			},
+			resourceStorage(endpoints.Resource),
+			resourceStorage(event.Resource),
+			resourceStorage(secret.Resource),
+			resourceStorage(configmap.Resource),
+		},
+		{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
+		{Group: "coordination.k8s.io", Version: "v1"}: {resourceStorage(lease.Resource)},
+		{Group: "events.k8s.io", Version: "v1"}:       {resourceStorage(event.EventsV1Resource)},
+	}
 }
 
-func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter) error {
+func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter, services service.Config) error {
+	resources := served(services)
 	var groups []*genericapiserver.APIGroupInfo
 	for _, gv := range registry.GroupVersions {
 		info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, registry.Scheme, runtime.NewParameterCodec(registry.Scheme), registry.Codecs)
 		storage := map[string]rest.Storage{}
-		for _, build := range served[gv] {
+		for _, build := range resources[gv] {
 			rests, err := build(opts)
 			if err != nil {
 				return err

@@ -30,9 +30,11 @@ import (
 	certutil "k8s.io/client-go/util/cert"
 	basecompatibility "k8s.io/component-base/version"
 
+	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver/authn"
 	"github.com/portway/portway/internal/apiserver/openapi"
 	"github.com/portway/portway/internal/registry"
+	"github.com/portway/portway/internal/registry/service"
 	"github.com/portway/portway/internal/storage/etcd"
 	"github.com/portway/portway/internal/version"
 )
@@ -55,6 +57,8 @@ type Options struct {
 	// ServiceClusterIPRange is where ClusterIPs come from; its first address
 	// is the kubernetes Service's.
 	ServiceClusterIPRange *net.IPNet
+	// NodePortRange is where nodePorts and healthCheckNodePorts come from.
+	NodePortRange *allocator.PortRange
 }
 
 // KubeconfigPath is where the admin kubeconfig is written.
@@ -113,7 +117,8 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
-	if err := installAPIs(server, cfg.RESTOptionsGetter); err != nil {
+	services := service.Config{ClusterIPRange: o.ServiceClusterIPRange, NodePortRange: o.NodePortRange}
+	if err := installAPIs(server, cfg.RESTOptionsGetter, services); err != nil {
 		return err
 	}
 	server.AddPostStartHookOrDie("portway-bootstrap", func(hc genericapiserver.PostStartHookContext) error {

@@ -55,6 +55,9 @@ type Resource[T runtime.Object] struct {
 	Validate             func(obj T) field.ErrorList
 	ValidateUpdate       func(obj, old T) field.ErrorList
 	ValidateStatusUpdate func(obj, old T) field.ErrorList
+	// AllowCreateOnUpdate lets PUT create a missing object (services,
+	// endpoints, events and leases in Kubernetes).
+	AllowCreateOnUpdate bool
 	// ValidateUpdateFirst reports update errors before the create-time ones,
 	// as Kubernetes does for some resources (services); otherwise after.
 	ValidateUpdateFirst bool

@@ -48,7 +48,7 @@ func (s *strategy[T]) WarningsOnCreate(context.Context, runtime.Object) []string
 
 func (s *strategy[T]) Canonicalize(runtime.Object) {}
 
-func (s *strategy[T]) AllowCreateOnUpdate() bool { return false }
+func (s *strategy[T]) AllowCreateOnUpdate() bool { return s.r.AllowCreateOnUpdate }
 
 func (s *strategy[T]) AllowUnconditionalUpdate() bool { return true }
 

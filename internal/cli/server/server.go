@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver"
 )
 
@@ -22,6 +23,7 @@ type flagpole struct {
 	etcdCert       string
 	etcdKey        string
 	serviceIPRange string
+	nodePortRange  string
 	unsafeNoFsync  bool
 }
 
@@ -56,6 +58,7 @@ kubeconfig is written to DATA_DIR/kubeconfig.`,
 	fl.StringVar(&f.etcdCert, "etcd-certfile", "", "client certificate for the external etcd")
 	fl.StringVar(&f.etcdKey, "etcd-keyfile", "", "client key for the external etcd")
 	fl.StringVar(&f.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/12", "CIDR that ClusterIPs are allocated from")
+	fl.StringVar(&f.nodePortRange, "service-node-port-range", "30000-32767", "range nodePorts and healthCheckNodePorts are allocated from")
 	fl.BoolVar(&f.unsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync: faster, but a machine crash can lose recent writes (tests and benchmarks only)")
 	return cmd
 }
@@ -64,6 +67,10 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 	_, ipRange, err := net.ParseCIDR(f.serviceIPRange)
 	if err != nil {
 		return fmt.Errorf("--service-cluster-ip-range: %w", err)
+	}
+	nodePorts, err := allocator.ParsePortRange(f.nodePortRange)
+	if err != nil {
+		return fmt.Errorf("--service-node-port-range: %w", err)
 	}
 	var advertise net.IP
 	if f.advertise != "" {
@@ -88,6 +95,7 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 		EtcdKeyFile:           f.etcdKey,
 		UnsafeNoFsync:         f.unsafeNoFsync,
 		ServiceClusterIPRange: ipRange,
+		NodePortRange:         nodePorts,
 	}
 	start := time.Now()
 	out := cmd.OutOrStdout()

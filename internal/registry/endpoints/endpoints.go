@@ -12,14 +12,15 @@ import (
 
 // Resource is the endpoints resource.
 var Resource = &registry.Resource[*corev1.Endpoints]{
-	Resource:       corev1.Resource("endpoints"),
-	Singular:       "endpoints",
-	ShortNames:     []string{"ep"},
-	Namespaced:     true,
-	New:            func() *corev1.Endpoints { return &corev1.Endpoints{} },
-	NewList:        func() runtime.Object { return &corev1.EndpointsList{} },
-	Validate:       validation.ValidateEndpoints,
-	ValidateUpdate: validation.ValidateEndpointsUpdate,
-	Columns:        printers.EndpointsColumns,
-	Row:            printers.EndpointsRow,
+	Resource:            corev1.Resource("endpoints"),
+	Singular:            "endpoints",
+	ShortNames:          []string{"ep"},
+	AllowCreateOnUpdate: true,
+	Namespaced:          true,
+	New:                 func() *corev1.Endpoints { return &corev1.Endpoints{} },
+	NewList:             func() runtime.Object { return &corev1.EndpointsList{} },
+	Validate:            validation.ValidateEndpoints,
+	ValidateUpdate:      validation.ValidateEndpointsUpdate,
+	Columns:             printers.EndpointsColumns,
+	Row:                 printers.EndpointsRow,
 }

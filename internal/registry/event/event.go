@@ -19,18 +19,19 @@ const TTL = time.Hour
 
 // Resource is the events resource.
 var Resource = &registry.Resource[*corev1.Event]{
-	Resource:       corev1.Resource("events"),
-	Singular:       "event",
-	ShortNames:     []string{"ev"},
-	Namespaced:     true,
-	New:            func() *corev1.Event { return &corev1.Event{} },
-	NewList:        func() runtime.Object { return &corev1.EventList{} },
-	TTL:            TTL,
-	Validate:       validation.ValidateEvent,
-	ValidateUpdate: validation.ValidateEventUpdate,
-	Fields:         selectableFields,
-	Columns:        printers.EventColumns,
-	Row:            printers.EventRow,
+	Resource:            corev1.Resource("events"),
+	Singular:            "event",
+	ShortNames:          []string{"ev"},
+	AllowCreateOnUpdate: true,
+	Namespaced:          true,
+	New:                 func() *corev1.Event { return &corev1.Event{} },
+	NewList:             func() runtime.Object { return &corev1.EventList{} },
+	TTL:                 TTL,
+	Validate:            validation.ValidateEvent,
+	ValidateUpdate:      validation.ValidateEventUpdate,
+	Fields:              selectableFields,
+	Columns:             printers.EventColumns,
+	Row:                 printers.EventRow,
 }
 
 func selectableFields(e *corev1.Event) fields.Set {

@@ -18,18 +18,19 @@ import (
 // as core/v1 Events (same etcd keys, stored as core/v1), converted field by
 // field, so an event written through one API is read through the other.
 var EventsV1Resource = &registry.Resource[*corev1.Event]{
-	Resource:       eventsv1.Resource("events"),
-	Singular:       "event",
-	ShortNames:     []string{"ev"},
-	Namespaced:     true,
-	New:            func() *corev1.Event { return &corev1.Event{} },
-	NewList:        func() runtime.Object { return &corev1.EventList{} },
-	TTL:            TTL,
-	Validate:       validateEventsV1,
-	ValidateUpdate: validation.ValidateEventUpdate,
-	Fields:         selectableFields,
-	Columns:        printers.EventColumns,
-	Row:            printers.EventRow,
+	Resource:            eventsv1.Resource("events"),
+	Singular:            "event",
+	ShortNames:          []string{"ev"},
+	AllowCreateOnUpdate: true,
+	Namespaced:          true,
+	New:                 func() *corev1.Event { return &corev1.Event{} },
+	NewList:             func() runtime.Object { return &corev1.EventList{} },
+	TTL:                 TTL,
+	Validate:            validateEventsV1,
+	ValidateUpdate:      validation.ValidateEventUpdate,
+	Fields:              selectableFields,
+	Columns:             printers.EventColumns,
+	Row:                 printers.EventRow,
 }
 
 // validateEventsV1 adds what the events.k8s.io API requires on top of the

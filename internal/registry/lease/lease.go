@@ -12,13 +12,14 @@ import (
 
 // Resource is the leases resource.
 var Resource = &registry.Resource[*coordinationv1.Lease]{
-	Resource:       coordinationv1.Resource("leases"),
-	Singular:       "lease",
-	Namespaced:     true,
-	New:            func() *coordinationv1.Lease { return &coordinationv1.Lease{} },
-	NewList:        func() runtime.Object { return &coordinationv1.LeaseList{} },
-	Validate:       validation.ValidateLease,
-	ValidateUpdate: validation.ValidateLeaseUpdate,
-	Columns:        printers.LeaseColumns,
-	Row:            printers.LeaseRow,
+	Resource:            coordinationv1.Resource("leases"),
+	Singular:            "lease",
+	AllowCreateOnUpdate: true,
+	Namespaced:          true,
+	New:                 func() *coordinationv1.Lease { return &coordinationv1.Lease{} },
+	NewList:             func() runtime.Object { return &coordinationv1.LeaseList{} },
+	Validate:            validation.ValidateLease,
+	ValidateUpdate:      validation.ValidateLeaseUpdate,
+	Columns:             printers.LeaseColumns,
+	Row:                 printers.LeaseRow,
 }

@@ -1,8 +1,7 @@
-// Package service serves core/v1 Services.
-//
-// Not done yet (the Services issue): ClusterIP, NodePort and
-// healthCheckNodePort allocation; until then a Service keeps the clusterIP
-// and nodePorts its creator wrote.
+// Package service serves core/v1 Services with Kubernetes' semantics:
+// defaulting, validation, type changes, and ClusterIP, nodePort and
+// healthCheckNodePort allocation whose claims are stored in the same etcd
+// transaction as the Service (see storage.go).
 package service
 
 import (
@@ -12,8 +11,6 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/portway/portway/internal/printers"
 	"github.com/portway/portway/internal/registry"
@@ -32,6 +29,8 @@ var Resource = &registry.Resource[*corev1.Service]{
 	ReturnDeletedObject:  true,
 	NameValidation:       apivalidation.NameIsDNS1035Label,
 	PrepareForCreate:     func(_ context.Context, s *corev1.Service) { s.Status = corev1.ServiceStatus{} },
+	PrepareForUpdate:     func(_ context.Context, s, old *corev1.Service) { dropTypeDependentFields(s, old) },
+	AllowCreateOnUpdate:  true,
 	Validate:             ValidateService,
 	ValidateUpdate:       ValidateServiceUpdate,
 	ValidateStatusUpdate: ValidateServiceStatusUpdate,
@@ -41,13 +40,4 @@ var Resource = &registry.Resource[*corev1.Service]{
 	},
 	Columns: printers.ServiceColumns,
 	Row:     printers.ServiceRow,
-}
-
-// NewStorage returns the services and services/status endpoints.
-func NewStorage(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-	s, err := Resource.NewStorage(opts)
-	if err != nil {
-		return nil, err
-	}
-	return s.REST, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 )
@@ -90,16 +91,6 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 // Close stops the embedded etcd.
 func (s *Server) Close() { s.etcd.Close() }
 
-// Transport returns how the apiserver reaches this etcd.
-func (s *Server) Transport(e Embedded, clientCert, clientKey string) storagebackend.TransportConfig {
-	return storagebackend.TransportConfig{
-		ServerList:    []string{s.URL},
-		CertFile:      clientCert,
-		KeyFile:       clientKey,
-		TrustedCAFile: e.ClientCAFile,
-	}
-}
-
 // freeURL picks an unused loopback port. Another process could take it before
 // etcd binds it; then etcd fails to start and says so.
 func freeURL() (*url.URL, error) {
@@ -109,4 +100,17 @@ func freeURL() (*url.URL, error) {
 	}
 	defer l.Close()
 	return &url.URL{Scheme: "https", Host: l.Addr().String()}, nil
+}
+
+// NewClient connects to the etcd a storage transport config names.
+func NewClient(t storagebackend.TransportConfig) (*clientv3.Client, error) {
+	cfg := clientv3.Config{Endpoints: t.ServerList, DialTimeout: 20 * time.Second}
+	if t.CertFile != "" || t.KeyFile != "" || t.TrustedCAFile != "" {
+		tlsCfg, err := (transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.TrustedCAFile}).ClientConfig()
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = tlsCfg
+	}
+	return clientv3.New(cfg)
 }
