@@ -62,6 +62,10 @@ type Resource[T runtime.Object] struct {
 	// as Kubernetes does for some resources (services); otherwise after.
 	ValidateUpdateFirst bool
 
+	// Warnings, optional, lists what kubectl prints as "Warning:" for an
+	// accepted object (old is nil on create).
+	Warnings func(obj, old T) []string
+
 	// Fields returns the values of the selectable fields beyond metadata.name
 	// and metadata.namespace (see fieldlabels.go).
 	Fields func(obj T) fields.Set

@@ -44,7 +44,13 @@ func (s *strategy[T]) Validate(_ context.Context, obj runtime.Object) field.Erro
 	return errs
 }
 
-func (s *strategy[T]) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
+func (s *strategy[T]) WarningsOnCreate(_ context.Context, obj runtime.Object) []string {
+	if s.r.Warnings == nil {
+		return nil
+	}
+	var none T
+	return s.r.Warnings(obj.(T), none)
+}
 
 func (s *strategy[T]) Canonicalize(runtime.Object) {}
 
@@ -86,8 +92,11 @@ func (s *strategy[T]) validateMetaUpdate(obj, old runtime.Object) field.ErrorLis
 	return apivalidation.ValidateObjectMetaAccessorUpdate(newMeta, oldMeta, field.NewPath("metadata"))
 }
 
-func (s *strategy[T]) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
+func (s *strategy[T]) WarningsOnUpdate(_ context.Context, obj, old runtime.Object) []string {
+	if s.r.Warnings == nil {
+		return nil
+	}
+	return s.r.Warnings(obj.(T), old.(T))
 }
 
 // GetResetFields tells server-side apply which fields a write to the main

@@ -42,6 +42,19 @@ var Resource = &registry.Resource[*corev1.Pod]{
 func prepareForCreate(_ context.Context, p *corev1.Pod) {
 	p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: qosClass(&p.Spec)}
 	addDefaultTolerations(&p.Spec)
+	setPriority(&p.Spec)
+}
+
+// setPriority does what kube-apiserver's Priority admission plugin does when
+// no PriorityClass is the global default: priority 0, and the default
+// preemption policy. Not done: PriorityClasses themselves (not served).
+func setPriority(spec *corev1.PodSpec) {
+	if spec.PriorityClassName == "" && spec.Priority == nil {
+		spec.Priority = ptr.To[int32](0)
+	}
+	if spec.PreemptionPolicy == nil {
+		spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
+	}
 }
 
 func selectableFields(p *corev1.Pod) fields.Set {

@@ -137,6 +137,9 @@ func (r *reservation) allocatePort(p int32) error {
 }
 
 func (r *reservation) nextPort() (int32, error) {
+	if r.dryRun {
+		return r.dryRunPort(), nil
+	}
 	p, err := r.a.ports.Next(func(p int) bool { return r.inUse(portClaim(int32(p))) })
 	if err != nil {
 		return 0, err
@@ -147,6 +150,23 @@ func (r *reservation) nextPort() (int32, error) {
 
 // allocateCreate fills in a new Service's IP family fields, ClusterIP and
 // node ports (Kubernetes: allocateCreate).
+// dryRunPort is what Kubernetes answers a dry run that needs a new node
+// port: not a real pick but a placeholder, one above the highest port this
+// request took, or 32769 (portallocator's dry-run operation).
+func (r *reservation) dryRunPort() int32 {
+	last := int32(0)
+	for _, c := range r.taken {
+		if p, err := strconv.Atoi(strings.TrimPrefix(c, "nodeports/")); isPortClaim(c) && err == nil {
+			last = max(last, int32(p))
+		}
+	}
+	if last == 0 {
+		last = 32768
+	}
+	r.taken = append(r.taken, portClaim(last+1))
+	return last + 1
+}
+
 func (r *reservation) allocateCreate(svc *corev1.Service) error {
 	if err := initIPFamilyFields(svc, nil); err != nil {
 		return err

@@ -35,6 +35,7 @@ var Resource = &registry.Resource[*corev1.Service]{
 	ValidateUpdate:       ValidateServiceUpdate,
 	ValidateStatusUpdate: ValidateServiceStatusUpdate,
 	ValidateUpdateFirst:  true,
+	Warnings:             warnings,
 	Fields: func(s *corev1.Service) fields.Set {
 		return fields.Set{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}
 	},
