@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	certutil "k8s.io/client-go/util/cert"
 	basecompatibility "k8s.io/component-base/version"
+	"k8s.io/klog/v2"
 
 	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver/authn"
@@ -101,11 +102,14 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return fmt.Errorf("creating certificates in %s: %w", pki.Dir, err)
 	}
 
+	start := time.Now()
+	log := klog.FromContext(ctx)
 	transport, stopEtcd, err := startEtcd(ctx, o, pki)
 	if err != nil {
 		return err
 	}
 	defer stopEtcd()
+	log.V(1).Info("etcd ready", "elapsed", time.Since(start))
 
 	cfg, err := config(o, pki, bindIP, port, transport)
 	if err != nil {
@@ -117,11 +121,14 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
+	log.V(1).Info("server built", "elapsed", time.Since(start))
 	services := service.Config{ClusterIPRange: o.ServiceClusterIPRange, NodePortRange: o.NodePortRange}
 	if err := installAPIs(server, cfg.RESTOptionsGetter, services); err != nil {
 		return err
 	}
+	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
 	server.AddPostStartHookOrDie("portway-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
+		log.V(1).Info("serving", "elapsed", time.Since(start))
 		client, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)
 		if err != nil {
 			return err
@@ -137,6 +144,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		if err := pki.WriteKubeconfig(o.KubeconfigPath(), "portway", serverURL); err != nil {
 			return err
 		}
+		log.V(1).Info("bootstrapped", "elapsed", time.Since(start))
 		if ready != nil {
 			ready()
 		}

@@ -66,6 +66,10 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 	// etcd keeps this many raft entries in memory between snapshots; the
 	// default (100,000) costs hundreds of MiB under a burst of writes.
 	cfg.SnapshotCount = 10000
+	// A lone member still waits one election timeout before it leads and
+	// serves; with no peers to lose touch with, a short one is safe, and
+	// start-up drops from about a second to a tenth of that.
+	cfg.TickMs, cfg.ElectionMs = 10, 100
 	// The apiserver compacts history itself (every 5 minutes).
 	cfg.AutoCompactionRetention = "0"
 
