@@ -63,9 +63,12 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 	tls := transport.TLSInfo{CertFile: e.CertFile, KeyFile: e.KeyFile, TrustedCAFile: e.ClientCAFile, ClientCertAuth: true}
 	cfg.ClientTLSInfo, cfg.PeerTLSInfo = tls, tls
 	cfg.UnsafeNoFsync = e.UnsafeNoFsync
-	// etcd keeps this many raft entries in memory between snapshots; the
-	// default (100,000) costs hundreds of MiB under a burst of writes.
-	cfg.SnapshotCount = 10000
+	// etcd keeps the raft log in memory between snapshots (default 100,000
+	// entries, hundreds of MiB under a burst of writes) and keeps entries
+	// after a snapshot for slow followers. A lone member has no followers:
+	// snapshot often and keep little.
+	cfg.SnapshotCount = 1000
+	cfg.SnapshotCatchUpEntries = 100
 	// A lone member still waits one election timeout before it leads and
 	// serves; with no peers to lose touch with, a short one is safe, and
 	// start-up drops from about a second to a tenth of that.
