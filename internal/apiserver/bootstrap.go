@@ -40,7 +40,7 @@ func (b bootstrap) run(ctx context.Context) error {
 func (b bootstrap) once(ctx context.Context) error {
 	for _, name := range SystemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if _, err := b.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := b.client.CoreV1().Namespaces().Create(ctx, ns, create); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}
 	}
@@ -68,8 +68,9 @@ func (b bootstrap) ensureService(ctx context.Context) error {
 				ClusterIP:       b.kubernetesIP.String(),
 				Ports:           ports,
 				SessionAffinity: corev1.ServiceAffinityNone,
+				IPFamilyPolicy:  ptr.To(corev1.IPFamilyPolicySingleStack),
 			},
-		}, metav1.CreateOptions{})
+		}, create)
 		return err
 	}
 	if err != nil {
@@ -79,9 +80,16 @@ func (b bootstrap) ensureService(ctx context.Context) error {
 		return nil
 	}
 	svc.Spec.Ports = ports // the API moved to another port since last start
-	_, err = svcs.Update(ctx, svc, metav1.UpdateOptions{})
+	_, err = svcs.Update(ctx, svc, update)
 	return err
 }
+
+// The API server's own objects are managed by "kube-apiserver", as in every
+// Kubernetes cluster (clients look for that manager).
+var (
+	create = metav1.CreateOptions{FieldManager: "kube-apiserver"}
+	update = metav1.UpdateOptions{FieldManager: "kube-apiserver"}
+)
 
 func (b bootstrap) ensureEndpoints(ctx context.Context) error {
 	ep := &corev1.Endpoints{
@@ -101,19 +109,19 @@ func (b bootstrap) ensureEndpoints(ctx context.Context) error {
 	eps := b.client.CoreV1().Endpoints(corev1.NamespaceDefault)
 	if cur, err := eps.Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
 		ep.ResourceVersion = cur.ResourceVersion
-		_, err = eps.Update(ctx, ep, metav1.UpdateOptions{})
+		_, err = eps.Update(ctx, ep, update)
 		if err != nil {
 			return fmt.Errorf("updating kubernetes endpoints: %w", err)
 		}
-	} else if _, err := eps.Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+	} else if _, err := eps.Create(ctx, ep, create); err != nil {
 		return fmt.Errorf("creating kubernetes endpoints: %w", err)
 	}
 	slices := b.client.DiscoveryV1().EndpointSlices(corev1.NamespaceDefault)
 	if cur, err := slices.Get(ctx, "kubernetes", metav1.GetOptions{}); err == nil {
 		slice.ResourceVersion = cur.ResourceVersion
-		_, err = slices.Update(ctx, slice, metav1.UpdateOptions{})
+		_, err = slices.Update(ctx, slice, update)
 		return err
 	}
-	_, err := slices.Create(ctx, slice, metav1.CreateOptions{})
+	_, err := slices.Create(ctx, slice, create)
 	return err
 }

@@ -16,8 +16,12 @@ import (
 // PartialObjectMetadata or drops it as ?includeObject asks).
 type table[T runtime.Object] struct{ r *Resource[T] }
 
-func (t *table[T]) ConvertToTable(_ context.Context, obj runtime.Object, _ runtime.Object) (*metav1.Table, error) {
+func (t *table[T]) ConvertToTable(_ context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
 	tab := &metav1.Table{ColumnDefinitions: t.r.Columns}
+	// Watch events after the first ask for rows only.
+	if opts, ok := tableOptions.(*metav1.TableOptions); ok && opts.NoHeaders {
+		tab.ColumnDefinitions = nil
+	}
 	add := func(o runtime.Object) error {
 		typed, ok := o.(T)
 		if !ok {

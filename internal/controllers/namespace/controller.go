@@ -25,6 +25,11 @@ import (
 	"k8s.io/klog/v2"
 )
 
+// deletionGracePeriod is how long a namespace stays Terminating before its
+// content goes, as in Kubernetes: other API servers see the deletion first
+// and objects created at the last moment are caught too.
+const deletionGracePeriod = 5 * time.Second
+
 // Controller is the namespace deletion controller.
 type Controller struct {
 	client    kubernetes.Interface
@@ -49,7 +54,7 @@ func New(client kubernetes.Interface, dyn dynamic.Interface, factory informers.S
 	}
 	enqueue := func(obj any) {
 		if ns, ok := obj.(*corev1.Namespace); ok && ns.DeletionTimestamp != nil {
-			c.queue.Add(ns.Name)
+			c.queue.AddAfter(ns.Name, deletionGracePeriod)
 		}
 	}
 	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
