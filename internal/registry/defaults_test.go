@@ -1,0 +1,128 @@
+package registry
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/utils/ptr"
+)
+
+func TestServiceDefaults(t *testing.T) {
+	clientIP := &corev1.SessionAffinityConfig{ClientIP: &corev1.ClientIPConfig{TimeoutSeconds: ptr.To[int32](10800)}}
+	cluster := ptr.To(corev1.ServiceInternalTrafficPolicyCluster)
+	for _, tc := range []struct {
+		name    string
+		in, out corev1.ServiceSpec
+	}{{
+		name: "ClusterIP, targetPort from port, TCP",
+		in:   corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 8080}}},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
+			InternalTrafficPolicy: cluster,
+			Ports:                 []corev1.ServicePort{{Port: 8080, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(8080)}}},
+	}, {
+		name: "named targetPort kept",
+		in:   corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolUDP}}},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
+			InternalTrafficPolicy: cluster,
+			Ports:                 []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromString("http")}}},
+	}, {
+		name: "NodePort gets externalTrafficPolicy Cluster",
+		in:   corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, SessionAffinity: corev1.ServiceAffinityNone,
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster, InternalTrafficPolicy: cluster},
+	}, {
+		name: "LoadBalancer allocates node ports by default",
+		in:   corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, SessionAffinity: corev1.ServiceAffinityNone,
+			ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster, InternalTrafficPolicy: cluster,
+			AllocateLoadBalancerNodePorts: ptr.To(true)},
+	}, {
+		name: "externalIPs make a ClusterIP Service externally reachable",
+		in:   corev1.ServiceSpec{ExternalIPs: []string{"192.0.2.10"}},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
+			ExternalIPs: []string{"192.0.2.10"}, ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyCluster,
+			InternalTrafficPolicy: cluster},
+	}, {
+		name: "ClientIP affinity gets the 3 hour timeout",
+		in:   corev1.ServiceSpec{SessionAffinity: corev1.ServiceAffinityClientIP},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityClientIP,
+			SessionAffinityConfig: clientIP, InternalTrafficPolicy: cluster},
+	}, {
+		name: "affinity None drops a config",
+		in:   corev1.ServiceSpec{SessionAffinityConfig: clientIP},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, SessionAffinity: corev1.ServiceAffinityNone,
+			InternalTrafficPolicy: cluster},
+	}, {
+		name: "ExternalName has no internalTrafficPolicy",
+		in:   corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.com"},
+		out: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.com",
+			SessionAffinity: corev1.ServiceAffinityNone},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc := &corev1.Service{Spec: tc.in}
+			Scheme.Default(svc)
+			if !equality.Semantic.DeepEqual(svc.Spec, tc.out) {
+				got, _ := json.Marshal(svc.Spec)
+				want, _ := json.Marshal(tc.out)
+				t.Errorf("defaulted spec\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadBalancerIngressIPMode(t *testing.T) {
+	svc := &corev1.Service{Status: corev1.ServiceStatus{LoadBalancer: corev1.LoadBalancerStatus{
+		Ingress: []corev1.LoadBalancerIngress{{IP: "192.0.2.100"}, {Hostname: "lb.example.com"}}}}}
+	Scheme.Default(svc)
+	if ing := svc.Status.LoadBalancer.Ingress; ptr.Deref(ing[0].IPMode, "") != corev1.LoadBalancerIPModeVIP || ing[1].IPMode != nil {
+		t.Errorf("ipMode defaults: %+v", ing)
+	}
+}
+
+func TestPodDefaults(t *testing.T) {
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{
+		{Name: "latest", Image: "nginx"},
+		{Name: "tagged", Image: "registry.k8s.io/e2e-test-images/agnhost:2.40",
+			Ports:          []corev1.ContainerPort{{ContainerPort: 8080}},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt32(8080)}}},
+			Resources:      corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}},
+		{Name: "digest", Image: "busybox@sha256:abc"},
+	}}}
+	Scheme.Default(pod)
+	spec := pod.Spec
+	if spec.RestartPolicy != corev1.RestartPolicyAlways || spec.DNSPolicy != corev1.DNSClusterFirst ||
+		*spec.TerminationGracePeriodSeconds != 30 || spec.SchedulerName != corev1.DefaultSchedulerName ||
+		!*spec.EnableServiceLinks || spec.SecurityContext == nil {
+		t.Errorf("pod spec defaults: %+v", spec)
+	}
+	for i, want := range []corev1.PullPolicy{corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullIfNotPresent} {
+		if got := spec.Containers[i].ImagePullPolicy; got != want {
+			t.Errorf("%s: imagePullPolicy %s, want %s", spec.Containers[i].Name, got, want)
+		}
+	}
+	c := spec.Containers[1]
+	if c.Ports[0].Protocol != corev1.ProtocolTCP || c.TerminationMessagePath != "/dev/termination-log" ||
+		c.TerminationMessagePolicy != corev1.TerminationMessageReadFile {
+		t.Errorf("container defaults: %+v", c)
+	}
+	p := c.ReadinessProbe
+	if p.TimeoutSeconds != 1 || p.PeriodSeconds != 10 || p.SuccessThreshold != 1 || p.FailureThreshold != 3 ||
+		p.HTTPGet.Path != "/" || p.HTTPGet.Scheme != corev1.URISchemeHTTP {
+		t.Errorf("probe defaults: %+v", p)
+	}
+	if got := c.Resources.Requests[corev1.ResourceCPU]; got.String() != "1" {
+		t.Errorf("cpu request %s, want the limit 1", got.String())
+	}
+}
+
+func TestSecretDefaultType(t *testing.T) {
+	s := &corev1.Secret{}
+	Scheme.Default(s)
+	if s.Type != corev1.SecretTypeOpaque {
+		t.Errorf("type %q, want Opaque", s.Type)
+	}
+}
