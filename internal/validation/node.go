@@ -100,7 +100,9 @@ func validateNodeUpdate(n, old *corev1.Node, taints bool) field.ErrorList {
 	}
 
 	// configSource is deprecated and ignored, but still validated.
+	//lint:ignore SA1019 Kubernetes 1.32 still validates the deprecated field
 	if n.Spec.ConfigSource != nil {
+		//lint:ignore SA1019 as above
 		allErrs = append(allErrs, validateNodeConfigSource(n.Spec.ConfigSource, false, field.NewPath("spec", "configSource"))...)
 	}
 	if config := n.Status.Config; config != nil {

@@ -126,6 +126,7 @@ var nodeUpdateCases = []updateCase[*corev1.Node]{
 	{
 		name: "config source",
 		obj: node(func(n *corev1.Node) {
+			//lint:ignore SA1019 the deprecated field is still validated
 			n.Spec.ConfigSource = &corev1.NodeConfigSource{}
 			n.Status.Config = &corev1.NodeConfigStatus{Active: &corev1.NodeConfigSource{ConfigMap: &corev1.ConfigMapNodeConfigSource{Namespace: "kube-system", Name: "kubelet", KubeletConfigKey: "kubelet"}}}
 		}),
