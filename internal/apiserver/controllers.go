@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -9,7 +10,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/portway/portway/internal/controllers/endpoints"
+	"github.com/portway/portway/internal/controllers/endpointslice"
+	"github.com/portway/portway/internal/controllers/endpointslicemirroring"
 	"github.com/portway/portway/internal/controllers/namespace"
+	"github.com/portway/portway/internal/version"
 )
 
 // startControllers runs the control plane's controllers. They are ordinary
@@ -21,7 +26,35 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	}
 	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	ns := namespace.New(client, dyn, factory)
+	epClient, err := controllerClient(cfg, "endpoint-controller")
+	if err != nil {
+		return err
+	}
+	epsClient, err := controllerClient(cfg, "endpointslice-controller")
+	if err != nil {
+		return err
+	}
+	epmClient, err := controllerClient(cfg, "endpointslicemirroring-controller")
+	if err != nil {
+		return err
+	}
+	ep := endpoints.New(epClient, factory)
+	eps := endpointslice.New(epsClient, factory)
+	epm := endpointslicemirroring.New(epmClient, factory)
 	factory.Start(ctx.Done())
 	go ns.Run(ctx)
+	go ep.Run(ctx)
+	go eps.Run(ctx)
+	go epm.Run(ctx)
 	return nil
+}
+
+// controllerClient is a client for one of kube-controller-manager's
+// controllers: its user agent starts with "kube-controller-manager/", so
+// that the objects it writes carry that field manager, as in Kubernetes.
+func controllerClient(cfg *rest.Config, name string) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(cfg)
+	v := version.Info()
+	c.UserAgent = fmt.Sprintf("kube-controller-manager/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, name)
+	return kubernetes.NewForConfig(c)
 }

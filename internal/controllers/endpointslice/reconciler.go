@@ -455,7 +455,7 @@ func podToEndpoint(pod *corev1.Pod, node *corev1.Node, svc *corev1.Service, addr
 	ep := discoveryv1.Endpoint{
 		Addresses:  []string{},
 		Conditions: discoveryv1.EndpointConditions{Ready: &ready, Serving: &serving, Terminating: &terminating},
-		TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
 	}
 	for _, ip := range pod.Status.PodIPs {
 		if netutils.IsIPv6String(ip.IP) == (addrType == discoveryv1.AddressTypeIPv6) {
