@@ -14,7 +14,11 @@ import (
 // (pkg/apis/core/v1/defaults.go). The apiserver applies them to every decoded
 // request body and to every object read back from storage.
 func addDefaulters(s *runtime.Scheme) {
-	s.AddTypeDefaultingFunc(&corev1.Pod{}, func(o any) { defaultPodSpec(&o.(*corev1.Pod).Spec) })
+	s.AddTypeDefaultingFunc(&corev1.Pod{}, func(o any) {
+		defaultPodSpec(&o.(*corev1.Pod).Spec)
+		reconcilePodIPs(&o.(*corev1.Pod).Status)
+	})
+	s.AddTypeDefaultingFunc(&corev1.Node{}, func(o any) { reconcilePodCIDRs(&o.(*corev1.Node).Spec) })
 	s.AddTypeDefaultingFunc(&corev1.Service{}, func(o any) { defaultService(o.(*corev1.Service)) })
 	s.AddTypeDefaultingFunc(&corev1.Secret{}, func(o any) {
 		if sec := o.(*corev1.Secret); sec.Type == "" {
@@ -198,4 +202,33 @@ func imageTag(image string) string {
 		return name[i+1:]
 	}
 	return ""
+}
+
+// reconcilePodIPs keeps the singular and plural IP fields of a pod status in
+// step the way Kubernetes' v1 conversion does: when both are given and
+// disagree the singular one wins (older clients write only it), and each is
+// filled from the other.
+func reconcilePodIPs(st *corev1.PodStatus) {
+	if st.PodIP != "" && (len(st.PodIPs) == 0 || st.PodIPs[0].IP != st.PodIP) {
+		st.PodIPs = []corev1.PodIP{{IP: st.PodIP}}
+	}
+	if st.PodIP == "" && len(st.PodIPs) > 0 {
+		st.PodIP = st.PodIPs[0].IP
+	}
+	if st.HostIP != "" && (len(st.HostIPs) == 0 || st.HostIPs[0].IP != st.HostIP) {
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	if st.HostIP == "" && len(st.HostIPs) > 0 {
+		st.HostIP = st.HostIPs[0].IP
+	}
+}
+
+// reconcilePodCIDRs does the same for a node's podCIDR and podCIDRs.
+func reconcilePodCIDRs(spec *corev1.NodeSpec) {
+	if spec.PodCIDR != "" && (len(spec.PodCIDRs) == 0 || spec.PodCIDRs[0] != spec.PodCIDR) {
+		spec.PodCIDRs = []string{spec.PodCIDR}
+	}
+	if spec.PodCIDR == "" && len(spec.PodCIDRs) > 0 {
+		spec.PodCIDR = spec.PodCIDRs[0]
+	}
 }

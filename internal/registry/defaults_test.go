@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -124,5 +125,25 @@ func TestSecretDefaultType(t *testing.T) {
 	Scheme.Default(s)
 	if s.Type != corev1.SecretTypeOpaque {
 		t.Errorf("type %q, want Opaque", s.Type)
+	}
+}
+
+func TestPodIPsFollowPodIP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   corev1.PodStatus
+		want string
+	}{
+		{"both, disagreeing: podIP wins", corev1.PodStatus{PodIP: "10.244.1.9", PodIPs: []corev1.PodIP{{IP: "10.244.1.10"}}}, "10.244.1.9 [{10.244.1.9}]"},
+		{"podIPs only", corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.244.1.10"}}}, "10.244.1.10 [{10.244.1.10}]"},
+		{"podIP only", corev1.PodStatus{PodIP: "10.244.1.9"}, "10.244.1.9 [{10.244.1.9}]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &corev1.Pod{Status: tc.in}
+			Scheme.Default(p)
+			if got := p.Status.PodIP + " " + fmt.Sprint(p.Status.PodIPs); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

@@ -41,6 +41,11 @@ type Resource[T runtime.Object] struct {
 	// ReturnDeletedObject makes DELETE answer with the object rather than a
 	// Status, as Kubernetes does for pods, services and namespaces.
 	ReturnDeletedObject bool
+	// GracePeriod, when set, makes DELETE graceful: it returns the grace
+	// period in seconds for obj and options (0 deletes at once), and the
+	// object stays, with deletionTimestamp set, until that long has passed
+	// or its owner (for pods, the node agent) deletes it for good.
+	GracePeriod func(obj T, options *metav1.DeleteOptions) int64
 	// TTL, when set, makes etcd expire objects this long after their last write
 	// (Kubernetes' --event-ttl).
 	TTL time.Duration

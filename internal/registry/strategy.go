@@ -5,11 +5,22 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v4/fieldpath"
 )
+
+// CheckGracefulDelete implements rest.RESTGracefulDeleteStrategy.
+func (s *strategy[T]) CheckGracefulDelete(_ context.Context, obj runtime.Object, options *metav1.DeleteOptions) bool {
+	if s.r.GracePeriod == nil || options == nil {
+		return false
+	}
+	period := s.r.GracePeriod(obj.(T), options)
+	options.GracePeriodSeconds = &period
+	return true
+}
 
 // strategy runs a Resource's hooks at the points the apiserver library's
 // generic store calls them: defaulting has happened already (at decode),

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -17,8 +18,8 @@ import (
 
 // Resource is the pods resource.
 //
-// Not done yet: graceful deletion (deletionTimestamp until the node agent
-// confirms), pods/binding, pods/log, pods/exec; they come with the node agent.
+// Not done yet: pods/binding, pods/log, pods/exec; they come with the node
+// agent.
 var Resource = &registry.Resource[*corev1.Pod]{
 	Resource:             corev1.Resource("pods"),
 	Singular:             "pod",
@@ -30,6 +31,7 @@ var Resource = &registry.Resource[*corev1.Pod]{
 	HasStatus:            true,
 	ReturnDeletedObject:  true,
 	PrepareForCreate:     prepareForCreate,
+	GracePeriod:          gracePeriod,
 	Validate:             validation.ValidatePod,
 	ValidateUpdate:       validation.ValidatePodUpdate,
 	ValidateStatusUpdate: validation.ValidatePodStatusUpdate,
@@ -55,6 +57,26 @@ func setPriority(spec *corev1.PodSpec) {
 	if spec.PreemptionPolicy == nil {
 		spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
 	}
+}
+
+// gracePeriod is how long a deleted pod may take to stop: what the client
+// asked for, else its terminationGracePeriodSeconds; 0 (gone at once) for a
+// pod no node runs or one that has finished.
+func gracePeriod(p *corev1.Pod, options *metav1.DeleteOptions) int64 {
+	var period int64
+	switch {
+	case options.GracePeriodSeconds != nil:
+		period = *options.GracePeriodSeconds
+	case p.Spec.TerminationGracePeriodSeconds != nil:
+		period = *p.Spec.TerminationGracePeriodSeconds
+	}
+	if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+		period = 0
+	}
+	if period < 0 {
+		return 1 // Kubernetes' reading of a negative request
+	}
+	return period
 }
 
 func selectableFields(p *corev1.Pod) fields.Set {
