@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -24,7 +25,8 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
+		informers.WithTransform(dropManagedFields))
 	ns := namespace.New(client, dyn, factory)
 	epClient, err := controllerClient(cfg, "endpoint-controller")
 	if err != nil {
@@ -57,4 +59,14 @@ func controllerClient(cfg *rest.Config, name string) (kubernetes.Interface, erro
 	v := version.Info()
 	c.UserAgent = fmt.Sprintf("kube-controller-manager/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, name)
 	return kubernetes.NewForConfig(c)
+}
+
+// dropManagedFields keeps managedFields out of the controllers' caches, as
+// kube-controller-manager does: no controller reads them, and they are a
+// large part of every object. An update without them keeps the stored ones.
+func dropManagedFields(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

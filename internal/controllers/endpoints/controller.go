@@ -7,6 +7,7 @@ package endpoints
 import (
 	"context"
 	"fmt"
+	"github.com/portway/portway/internal/controllers"
 	"math"
 	"sync"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -63,10 +63,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 		pods:      podInf.Lister(),
 		endpoints: epInf.Lister(),
 		synced:    []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced, epInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint"}),
-		triggers: endpointslice.NewTriggerTimeTracker(),
-		stale:    &staleTracker{rv: map[types.NamespacedName]string{}},
+		queue:     controllers.NewQueue("endpoint"),
+		triggers:  endpointslice.NewTriggerTimeTracker(),
+		stale:     &staleTracker{rv: map[types.NamespacedName]string{}},
 	}
 	_, _ = svcInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -112,47 +111,22 @@ func (c *Controller) addPod(obj any) {
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			for c.next(ctx) {
-			}
-		}, time.Second)
-	}
-	// Endpoints left behind by Services deleted while the controller was
-	// down are deleted once, at start, as in Kubernetes.
-	if list, err := c.endpoints.List(labels.Everything()); err == nil {
-		for _, ep := range list {
-			if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; !ok {
-				c.enqueue(ep)
+	c.worker().Run(ctx, c.synced, func() {
+		// Endpoints left behind by Services deleted while the controller was
+		// down are deleted once, at start, as in Kubernetes.
+		if list, err := c.endpoints.List(labels.Everything()); err == nil {
+			for _, ep := range list {
+				if _, ok := ep.Annotations[resourcelock.LeaderElectionRecordAnnotationKey]; !ok {
+					c.enqueue(ep)
+				}
 			}
 		}
-	}
-	<-ctx.Done()
+	})
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		klog.FromContext(ctx).V(2).Info("Error syncing endpoints, retrying", "key", key, "err", err)
-		c.queue.AddRateLimited(key)
-	default:
-		klog.FromContext(ctx).Info("Dropping service out of the queue", "key", key, "err", err)
-		c.queue.Forget(key)
-	}
-	return true
+func (c *Controller) worker() *controllers.Worker {
+	return &controllers.Worker{Name: "endpoint", Queue: c.queue, Workers: workers, MaxRetries: maxRetries,
+		Sync: func(ctx context.Context, key string) (time.Duration, error) { return 0, c.sync(ctx, key) }}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

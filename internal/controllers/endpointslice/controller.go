@@ -9,6 +9,7 @@ package endpointslice
 import (
 	"context"
 	"errors"
+	"github.com/portway/portway/internal/controllers"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -18,14 +19,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 const (
@@ -79,8 +78,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 		slices:   sliceInf.Lister(),
 		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(NewRateLimiter(),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice"}),
+		queue:    controllers.NewQueueWithLimiter("endpoint_slice", NewRateLimiter()),
 		tracker:  NewSliceTracker(),
 		triggers: NewTriggerTimeTracker(),
 	}
@@ -163,52 +161,22 @@ func (c *Controller) addPod(obj any) {
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			for c.next(ctx) {
-			}
-		}, time.Second)
-	}
-	// Slices of Services deleted while the control plane was down: the
-	// garbage collector's job in Kubernetes.
-	if slices, err := c.slices.List(labels.Everything()); err == nil {
-		for _, s := range slices {
-			if key, ok := ServiceKey(s); ok && managed(s) {
-				c.queue.Add(key)
+	c.worker().Run(ctx, c.synced, func() {
+		// Slices of Services deleted while the control plane was down: the
+		// garbage collector's job in Kubernetes.
+		if slices, err := c.slices.List(labels.Everything()); err == nil {
+			for _, s := range slices {
+				if key, ok := ServiceKey(s); ok && managed(s) {
+					c.queue.Add(key)
+				}
 			}
 		}
-	}
-	<-ctx.Done()
+	})
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		logger := klog.FromContext(ctx)
-		if errors.Is(err, errStale) {
-			logger.V(4).Info("Stale EndpointSlice cache, retrying", "key", key)
-		} else {
-			logger.Info("Error syncing endpoint slices for service, retrying", "key", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		klog.FromContext(ctx).Info("Retry budget exceeded, dropping service out of the queue", "key", key, "err", err)
-		c.queue.Forget(key)
-	}
-	return true
+func (c *Controller) worker() *controllers.Worker {
+	return &controllers.Worker{Name: "endpoint_slice", Queue: c.queue, Workers: workers, MaxRetries: maxRetries,
+		Sync: func(ctx context.Context, key string) (time.Duration, error) { return 0, c.sync(ctx, key) }}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

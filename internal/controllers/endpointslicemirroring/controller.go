@@ -7,6 +7,7 @@ package endpointslicemirroring
 import (
 	"context"
 	"errors"
+	"github.com/portway/portway/internal/controllers"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -23,7 +23,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 
 	"github.com/portway/portway/internal/controllers/endpointslice"
 )
@@ -64,9 +63,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 		services:  svcInf.Lister(),
 		slices:    sliceInf.Lister(),
 		synced:    []cache.InformerSynced{epInf.Informer().HasSynced, svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(endpointslice.NewRateLimiter(),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "endpoint_slice_mirroring"}),
-		tracker: endpointslice.NewSliceTracker(),
+		queue:     controllers.NewQueueWithLimiter("endpoint_slice_mirroring", endpointslice.NewRateLimiter()),
+		tracker:   endpointslice.NewSliceTracker(),
 	}
 	c.rec = &reconciler{client: client, tracker: c.tracker, maxPerSubset: MaxEndpointsPerSubset}
 
@@ -171,40 +169,12 @@ func (c *Controller) enqueueForSlice(s *discoveryv1.EndpointSlice) {
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
-		return
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			for c.next(ctx) {
-			}
-		}, time.Second)
-	}
-	<-ctx.Done()
+	c.worker().Run(ctx, c.synced, nil)
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		if !errors.Is(err, errStale) {
-			klog.FromContext(ctx).Info("Error mirroring EndpointSlices for Endpoints, retrying", "key", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-	default:
-		klog.FromContext(ctx).Info("Retry budget exceeded, dropping Endpoints out of the queue", "key", key, "err", err)
-		c.queue.Forget(key)
-	}
-	return true
+func (c *Controller) worker() *controllers.Worker {
+	return &controllers.Worker{Name: "endpoint_slice_mirroring", Queue: c.queue, Workers: workers, MaxRetries: maxRetries,
+		Sync: func(ctx context.Context, key string) (time.Duration, error) { return 0, c.sync(ctx, key) }}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

@@ -6,6 +6,7 @@ package namespace
 import (
 	"context"
 	"fmt"
+	"github.com/portway/portway/internal/controllers"
 	"slices"
 	"time"
 
@@ -13,8 +14,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
@@ -22,7 +21,6 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/klog/v2"
 )
 
 // deletionGracePeriod is how long a namespace stays Terminating before its
@@ -49,8 +47,7 @@ func New(client kubernetes.Interface, dyn dynamic.Interface, factory informers.S
 		discovery: client.Discovery(),
 		lister:    inf.Lister(),
 		synced:    inf.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "namespace"}),
+		queue:     controllers.NewQueue("namespace"),
 	}
 	enqueue := func(obj any) {
 		if ns, ok := obj.(*corev1.Namespace); ok && ns.DeletionTimestamp != nil {
@@ -66,71 +63,44 @@ func New(client kubernetes.Interface, dyn dynamic.Interface, factory informers.S
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
-		return
-	}
-	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		for c.next(ctx) {
-		}
-	}, time.Second)
-	<-ctx.Done()
+	w := &controllers.Worker{Name: "namespace", Queue: c.queue, Sync: c.sync, Workers: 1}
+	w.Run(ctx, []cache.InformerSynced{c.synced}, nil)
 }
 
-func (c *Controller) next(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	switch remaining, err := c.sync(ctx, name); {
-	case err != nil:
-		klog.FromContext(ctx).Error(err, "emptying namespace", "namespace", name)
-		c.queue.AddRateLimited(name)
-	case remaining:
-		// Objects held by finalizers or still terminating: look again soon.
-		c.queue.AddAfter(name, 2*time.Second)
-	default:
-		c.queue.Forget(name)
-	}
-	return true
-}
-
-// sync deletes what is left in a terminating namespace. It reports whether
-// objects remain.
-func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
+// sync deletes what is left in a terminating namespace. While objects remain
+// (held by finalizers, or still terminating) it asks to look again soon.
+func (c *Controller) sync(ctx context.Context, name string) (time.Duration, error) {
 	ns, err := c.lister.Get(name)
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return 0, nil
 	}
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if ns.DeletionTimestamp == nil || !slices.Contains(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
-		return false, nil
+		return 0, nil
 	}
 	resources, err := c.deletable()
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	remaining := false
 	for _, gvr := range resources {
 		r := c.dynamic.Resource(gvr).Namespace(name)
 		err := r.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("deleting %s: %w", gvr.Resource, err)
+			return 0, fmt.Errorf("deleting %s: %w", gvr.Resource, err)
 		}
 		left, err := r.List(ctx, metav1.ListOptions{Limit: 1})
 		if err != nil && !apierrors.IsNotFound(err) {
-			return false, fmt.Errorf("listing %s: %w", gvr.Resource, err)
+			return 0, fmt.Errorf("listing %s: %w", gvr.Resource, err)
 		}
 		if err == nil && len(left.Items) > 0 {
 			remaining = true
 		}
 	}
 	if remaining {
-		return true, nil
+		return 2 * time.Second, nil
 	}
 	ns = ns.DeepCopy()
 	ns.Spec.Finalizers = slices.DeleteFunc(ns.Spec.Finalizers, func(f corev1.FinalizerName) bool {
@@ -138,9 +108,9 @@ func (c *Controller) sync(ctx context.Context, name string) (bool, error) {
 	})
 	_, err = c.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{})
 	if apierrors.IsNotFound(err) {
-		return false, nil
+		return 0, nil
 	}
-	return false, err
+	return 0, err
 }
 
 // deletable lists the namespaced resources that support deletecollection.

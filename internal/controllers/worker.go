@@ -1,0 +1,84 @@
+// Package controllers holds what the control plane's controllers share: the
+// rate-limited queue of object keys each works from, and the workers that
+// drain it. Each controller lives in a sub-package and is an ordinary
+// client-go informer client of the API server.
+package controllers
+
+import (
+	"context"
+	"time"
+
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+)
+
+// SyncFunc brings one key's objects to their desired state. An error retries
+// the key with backoff; a positive again asks to look at it once more later
+// (something is still pending, such as objects held by finalizers).
+type SyncFunc func(ctx context.Context, key string) (again time.Duration, err error)
+
+// Worker drains a queue with a SyncFunc.
+type Worker struct {
+	Name       string
+	Queue      workqueue.TypedRateLimitingInterface[string]
+	Sync       SyncFunc
+	Workers    int
+	MaxRetries int // 0: retry forever
+}
+
+// NewQueue returns a queue with client-go's default controller backoff.
+func NewQueue(name string) workqueue.TypedRateLimitingInterface[string] {
+	return NewQueueWithLimiter(name, workqueue.DefaultTypedControllerRateLimiter[string]())
+}
+
+// NewQueueWithLimiter returns a queue with the given backoff.
+func NewQueueWithLimiter(name string, limiter workqueue.TypedRateLimiter[string]) workqueue.TypedRateLimitingInterface[string] {
+	return workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[string]{Name: name})
+}
+
+// Run waits for the caches to sync, calls started (if any) to queue initial
+// work, and drains the queue until ctx ends.
+func (w *Worker) Run(ctx context.Context, synced []cache.InformerSynced, started func()) {
+	defer utilruntime.HandleCrash()
+	defer w.Queue.ShutDown()
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return
+	}
+	for range max(w.Workers, 1) {
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			for w.next(ctx) {
+			}
+		}, time.Second)
+	}
+	if started != nil {
+		started()
+	}
+	<-ctx.Done()
+}
+
+func (w *Worker) next(ctx context.Context) bool {
+	key, quit := w.Queue.Get()
+	if quit {
+		return false
+	}
+	defer w.Queue.Done(key)
+	again, err := w.Sync(ctx, key)
+	log := klog.FromContext(ctx).WithValues("controller", w.Name, "key", key)
+	switch {
+	case err == nil && again > 0:
+		w.Queue.Forget(key)
+		w.Queue.AddAfter(key, again)
+	case err == nil:
+		w.Queue.Forget(key)
+	case w.MaxRetries == 0 || w.Queue.NumRequeues(key) < w.MaxRetries:
+		log.V(2).Info("Sync failed, retrying", "err", err)
+		w.Queue.AddRateLimited(key)
+	default:
+		log.Info("Sync failed too often, dropping the key", "err", err)
+		w.Queue.Forget(key)
+	}
+	return true
+}
