@@ -6,10 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/conversion"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
-	"github.com/portway/portway/internal/printers"
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/validation"
 )
@@ -17,21 +15,12 @@ import (
 // EventsV1Resource serves events.k8s.io/v1 Events. They are the same objects
 // as core/v1 Events (same etcd keys, stored as core/v1), converted field by
 // field, so an event written through one API is read through the other.
-var EventsV1Resource = &registry.Resource[*corev1.Event]{
-	Resource:            eventsv1.Resource("events"),
-	Singular:            "event",
-	ShortNames:          []string{"ev"},
-	AllowCreateOnUpdate: true,
-	Namespaced:          true,
-	New:                 func() *corev1.Event { return &corev1.Event{} },
-	NewList:             func() runtime.Object { return &corev1.EventList{} },
-	TTL:                 TTL,
-	Validate:            validateEventsV1,
-	ValidateUpdate:      validation.ValidateEventUpdate,
-	Fields:              selectableFields,
-	Columns:             printers.EventColumns,
-	Row:                 printers.EventRow,
-}
+var EventsV1Resource = func() *registry.Resource[*corev1.Event] {
+	r := *Resource
+	r.Resource = eventsv1.Resource("events")
+	r.Validate = validateEventsV1
+	return &r
+}()
 
 // validateEventsV1 adds what the events.k8s.io API requires on top of the
 // core rules: a new-style event names who reported it and when.
