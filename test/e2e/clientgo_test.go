@@ -39,7 +39,13 @@ func TestInformer(t *testing.T) {
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { record("add %s", obj.(*corev1.Pod).Name) },
 		UpdateFunc: func(old, obj any) {
-			if o, n := old.(*corev1.Pod), obj.(*corev1.Pod); o.ResourceVersion != n.ResourceVersion {
+			o, n := old.(*corev1.Pod), obj.(*corev1.Pod)
+			switch {
+			case o.DeletionTimestamp == nil && n.DeletionTimestamp != nil:
+				// Pods are deleted gracefully: even with no grace period the
+				// API server first marks them, as kube-apiserver does.
+				record("terminating %s", n.Name)
+			case o.ResourceVersion != n.ResourceVersion:
 				record("update %s %s", n.Name, n.Labels["v"])
 			}
 		},
@@ -86,7 +92,7 @@ func TestInformer(t *testing.T) {
 	if err := pods.Delete(ctx, "a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitEvents("add a", "update a 2", "delete a")
+	waitEvents("add a", "update a 2", "terminating a", "delete a")
 
 	// Across a restart the informer's watch breaks; it relists and resumes.
 	s.restart()
@@ -101,5 +107,5 @@ func TestInformer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitEvents("add a", "update a 2", "delete a", "add b")
+	waitEvents("add a", "update a 2", "terminating a", "delete a", "add b")
 }
