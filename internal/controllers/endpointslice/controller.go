@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 )
@@ -47,7 +46,7 @@ type Controller struct {
 	client   kubernetes.Interface
 	services corelisters.ServiceLister
 	pods     corelisters.PodLister
-	slices   discoverylisters.EndpointSliceLister
+	slices   cache.Indexer // EndpointSlices, indexed ByService
 	synced   []cache.InformerSynced
 	queue    workqueue.TypedRateLimitingInterface[string]
 	tracker  *SliceTracker
@@ -71,11 +70,14 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 	podInf := factory.Core().V1().Pods()
 	nodeInf := factory.Core().V1().Nodes()
 	sliceInf := factory.Discovery().V1().EndpointSlices()
+	if err := IndexByService(sliceInf.Informer()); err != nil {
+		panic(err) // only if the informer already runs: a wiring mistake
+	}
 	c := &Controller{
 		client:   client,
 		services: svcInf.Lister(),
 		pods:     podInf.Lister(),
-		slices:   sliceInf.Lister(),
+		slices:   sliceInf.Informer().GetIndexer(),
 		synced: []cache.InformerSynced{svcInf.Informer().HasSynced, podInf.Informer().HasSynced,
 			nodeInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
 		queue:    controllers.NewQueueWithLimiter("endpoint_slice", NewRateLimiter()),
@@ -164,9 +166,9 @@ func (c *Controller) Run(ctx context.Context) {
 	c.worker().Run(ctx, c.synced, func() {
 		// Slices of Services deleted while the control plane was down: the
 		// garbage collector's job in Kubernetes.
-		if slices, err := c.slices.List(labels.Everything()); err == nil {
-			for _, s := range slices {
-				if key, ok := ServiceKey(s); ok && managed(s) {
+		for _, o := range c.slices.List() {
+			if s := o.(*discoveryv1.EndpointSlice); managed(s) {
+				if key, ok := ServiceKey(s); ok {
 					c.queue.Add(key)
 				}
 			}
@@ -200,7 +202,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	slices, err := c.slices.EndpointSlices(namespace).List(c.selector(name))
+	slices, err := SlicesOf(c.slices, namespace, name, ControllerName)
 	if err != nil {
 		return err
 	}
@@ -217,13 +219,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return c.rec.reconcile(ctx, svc, pods, live, trigger)
 }
 
-func (c *Controller) selector(service string) labels.Selector {
-	return labels.Set{discoveryv1.LabelServiceName: service, discoveryv1.LabelManagedBy: ControllerName}.AsSelectorPreValidated()
-}
-
 // deleteOrphans deletes the slices a deleted Service owned.
 func (c *Controller) deleteOrphans(ctx context.Context, namespace, name string) error {
-	slices, err := c.slices.EndpointSlices(namespace).List(c.selector(name))
+	slices, err := SlicesOf(c.slices, namespace, name, ControllerName)
 	if err != nil {
 		return err
 	}

@@ -228,3 +228,41 @@ func EqualBeyondKey(a, b *discoveryv1.Endpoint) bool {
 		reflect.DeepEqual(a.Conditions, b.Conditions) &&
 		EqualIgnoreResourceVersion(a.TargetRef, b.TargetRef)
 }
+
+// ByService indexes EndpointSlices by "namespace/service-name", so that a
+// controller finds a Service's slices without scanning its namespace (a
+// label-selector List is linear in the namespace's slices).
+const ByService = "byService"
+
+// IndexByService adds the ByService index to an EndpointSlice informer, once.
+func IndexByService(inf cache.SharedIndexInformer) error {
+	if _, ok := inf.GetIndexer().GetIndexers()[ByService]; ok {
+		return nil
+	}
+	return inf.AddIndexers(cache.Indexers{ByService: func(obj any) ([]string, error) {
+		s, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return nil, nil
+		}
+		name, ok := s.Labels[discoveryv1.LabelServiceName]
+		if !ok {
+			return nil, nil
+		}
+		return []string{s.Namespace + "/" + name}, nil
+	}})
+}
+
+// SlicesOf returns the EndpointSlices of a Service that manager manages.
+func SlicesOf(indexer cache.Indexer, namespace, service, manager string) ([]*discoveryv1.EndpointSlice, error) {
+	objs, err := indexer.ByIndex(ByService, namespace+"/"+service)
+	if err != nil {
+		return nil, err
+	}
+	var out []*discoveryv1.EndpointSlice
+	for _, o := range objs {
+		if s := o.(*discoveryv1.EndpointSlice); s.Labels[discoveryv1.LabelManagedBy] == manager {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}

@@ -14,12 +14,10 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/workqueue"
@@ -45,7 +43,7 @@ type Controller struct {
 	client    kubernetes.Interface
 	endpoints corelisters.EndpointsLister
 	services  corelisters.ServiceLister
-	slices    discoverylisters.EndpointSliceLister
+	slices    cache.Indexer // EndpointSlices, indexed ByService
 	synced    []cache.InformerSynced
 	queue     workqueue.TypedRateLimitingInterface[string]
 	tracker   *endpointslice.SliceTracker
@@ -57,11 +55,14 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 	epInf := factory.Core().V1().Endpoints()
 	svcInf := factory.Core().V1().Services()
 	sliceInf := factory.Discovery().V1().EndpointSlices()
+	if err := endpointslice.IndexByService(sliceInf.Informer()); err != nil {
+		panic(err) // only if the informer already runs: a wiring mistake
+	}
 	c := &Controller{
 		client:    client,
 		endpoints: epInf.Lister(),
 		services:  svcInf.Lister(),
-		slices:    sliceInf.Lister(),
+		slices:    sliceInf.Informer().GetIndexer(),
 		synced:    []cache.InformerSynced{epInf.Informer().HasSynced, svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced},
 		queue:     controllers.NewQueueWithLimiter("endpoint_slice_mirroring", endpointslice.NewRateLimiter()),
 		tracker:   endpointslice.NewSliceTracker(),
@@ -202,7 +203,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if svc.Spec.Selector != nil {
 		return c.deleteMirrored(ctx, namespace, name)
 	}
-	slices, err := c.slices.EndpointSlices(namespace).List(selector(name))
+	slices, err := endpointslice.SlicesOf(c.slices, namespace, name, ControllerName)
 	if err != nil {
 		return err
 	}
@@ -212,13 +213,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	return c.rec.reconcile(ctx, ep, slices)
 }
 
-func selector(name string) labels.Selector {
-	return labels.Set{discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: ControllerName}.AsSelectorPreValidated()
-}
-
 func (c *Controller) deleteMirrored(ctx context.Context, namespace, name string) error {
 	c.tracker.DeleteService(namespace, name)
-	slices, err := c.slices.EndpointSlices(namespace).List(selector(name))
+	slices, err := endpointslice.SlicesOf(c.slices, namespace, name, ControllerName)
 	if err != nil {
 		return err
 	}
