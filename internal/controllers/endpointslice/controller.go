@@ -104,30 +104,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 			}
 		},
 	})
-	_, _ = sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if s := obj.(*discoveryv1.EndpointSlice); managed(s) && c.tracker.ShouldSync(s) {
-				c.enqueueForSlice(s)
-			}
-		},
-		UpdateFunc: func(oldObj, obj any) {
-			old, s := oldObj.(*discoveryv1.EndpointSlice), obj.(*discoveryv1.EndpointSlice)
-			if old.Labels[discoveryv1.LabelServiceName] != s.Labels[discoveryv1.LabelServiceName] {
-				c.enqueueForSlice(s)
-				c.enqueueForSlice(old)
-				return
-			}
-			if managed(old) != managed(s) || (managed(s) && c.tracker.ShouldSync(s)) {
-				c.enqueueForSlice(s)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			s := SliceFromDeleteAction(obj)
-			if s != nil && managed(s) && c.tracker.Has(s) && !c.tracker.HandleDeletion(s) {
-				c.enqueueForSlice(s)
-			}
-		},
-	})
+	_, _ = sliceInf.Informer().AddEventHandler(SliceEventHandler(ControllerName, c.tracker, c.enqueueForSlice))
 	return c
 }
 

@@ -266,3 +266,35 @@ func SlicesOf(indexer cache.Indexer, namespace, service, manager string) ([]*dis
 	}
 	return out, nil
 }
+
+// SliceEventHandler queues, through enqueue, the owner of an EndpointSlice
+// that manager manages when the slice changes in a way the tracker did not
+// expect (someone else wrote it, or it moved to another Service): the
+// controller's own writes, which the tracker records, cause no extra sync.
+func SliceEventHandler(manager string, tracker *SliceTracker, enqueue func(*discoveryv1.EndpointSlice)) cache.ResourceEventHandlerFuncs {
+	managed := func(s *discoveryv1.EndpointSlice) bool { return s.Labels[discoveryv1.LabelManagedBy] == manager }
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if s := obj.(*discoveryv1.EndpointSlice); managed(s) && tracker.ShouldSync(s) {
+				enqueue(s)
+			}
+		},
+		UpdateFunc: func(oldObj, obj any) {
+			old, s := oldObj.(*discoveryv1.EndpointSlice), obj.(*discoveryv1.EndpointSlice)
+			if old.Labels[discoveryv1.LabelServiceName] != s.Labels[discoveryv1.LabelServiceName] {
+				enqueue(s)
+				enqueue(old)
+				return
+			}
+			if managed(old) != managed(s) || (managed(s) && tracker.ShouldSync(s)) {
+				enqueue(s)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			s := SliceFromDeleteAction(obj)
+			if s != nil && managed(s) && tracker.Has(s) && !tracker.HandleDeletion(s) {
+				enqueue(s)
+			}
+		},
+	}
+}

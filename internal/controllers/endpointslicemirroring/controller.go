@@ -111,35 +111,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 			}
 		},
 	})
-	_, _ = sliceInf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(obj any) {
-			if s := obj.(*discoveryv1.EndpointSlice); managed(s) && c.tracker.ShouldSync(s) {
-				c.enqueueForSlice(s)
-			}
-		},
-		UpdateFunc: func(oldObj, obj any) {
-			old, s := oldObj.(*discoveryv1.EndpointSlice), obj.(*discoveryv1.EndpointSlice)
-			if old.Labels[discoveryv1.LabelServiceName] != s.Labels[discoveryv1.LabelServiceName] {
-				c.enqueueForSlice(s)
-				c.enqueueForSlice(old)
-				return
-			}
-			if managed(old) != managed(s) || (managed(s) && c.tracker.ShouldSync(s)) {
-				c.enqueueForSlice(s)
-			}
-		},
-		DeleteFunc: func(obj any) {
-			s := endpointslice.SliceFromDeleteAction(obj)
-			if s != nil && managed(s) && c.tracker.Has(s) && !c.tracker.HandleDeletion(s) {
-				c.enqueueForSlice(s)
-			}
-		},
-	})
+	_, _ = sliceInf.Informer().AddEventHandler(endpointslice.SliceEventHandler(ControllerName, c.tracker, c.enqueueForSlice))
 	return c
-}
-
-func managed(s *discoveryv1.EndpointSlice) bool {
-	return s.Labels[discoveryv1.LabelManagedBy] == ControllerName
 }
 
 // shouldMirror leaves out the Endpoints labelled
