@@ -3,12 +3,10 @@ package registry
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/duration"
 )
 
 // table is a Resource's rest.TableConvertor: one row per object, cells from
@@ -52,28 +50,4 @@ func (t *table[T]) ConvertToTable(_ context.Context, obj runtime.Object, tableOp
 		}
 	}
 	return tab, nil
-}
-
-// Column helpers: Kubernetes describes each column with the field's own API
-// documentation.
-
-// NameColumn is the first column of every table.
-var NameColumn = metav1.TableColumnDefinition{Name: "Name", Type: "string", Format: "name",
-	Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]}
-
-// AgeColumn is the Age column of every table.
-var AgeColumn = metav1.TableColumnDefinition{Name: "Age", Type: "string",
-	Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]}
-
-// Column makes a column definition; priority 1 columns show with -o wide.
-func Column(name, typ, description string, priority int32) metav1.TableColumnDefinition {
-	return metav1.TableColumnDefinition{Name: name, Type: typ, Description: description, Priority: priority}
-}
-
-// Age prints how long ago t was, as kubectl does ("<unknown>" for no time).
-func Age(t metav1.Time) string {
-	if t.IsZero() {
-		return "<unknown>"
-	}
-	return duration.HumanDuration(time.Since(t.Time))
 }
