@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,7 +64,17 @@ kubeconfig is written to DATA_DIR/kubeconfig.`,
 	return cmd
 }
 
+// gcPercent is the server's GOGC unless the environment sets one. Its heap
+// is mostly long-lived caches (watch caches, informers), so Go's default of
+// growing to twice the live heap before collecting mostly buys RSS: with 10k
+// ConfigMaps 50 gives 144 instead of 169 MiB, with 10k Services 356 instead
+// of 518 MiB, at the same request latency (bench/controlplane).
+const gcPercent = 50
+
 func (f *flagpole) run(cmd *cobra.Command) error {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	_, ipRange, err := net.ParseCIDR(f.serviceIPRange)
 	if err != nil {
 		return fmt.Errorf("--service-cluster-ip-range: %w", err)
