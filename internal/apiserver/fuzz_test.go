@@ -23,9 +23,20 @@ import (
 var fuzzServer struct {
 	once   sync.Once
 	err    error
+	dir    string
 	url    string
 	token  string
 	client *http.Client
+}
+
+// TestMain removes the fuzz server's data directory (its etcd preallocates
+// 64 MB) when the package's tests are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fuzzServer.dir != "" {
+		os.RemoveAll(fuzzServer.dir)
+	}
+	os.Exit(code)
 }
 
 func startFuzzServer(t testing.TB) {
@@ -35,6 +46,7 @@ func startFuzzServer(t testing.TB) {
 			fuzzServer.err = err
 			return
 		}
+		fuzzServer.dir = dir
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			fuzzServer.err = err
