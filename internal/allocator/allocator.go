@@ -147,3 +147,54 @@ func (r *PortRange) Next(inUse func(int) bool) (int, error) {
 	}
 	return r.Base + off, nil
 }
+
+// SubnetRange hands out the subnets of one size that a cluster CIDR holds,
+// lowest first (node pod CIDRs: 10.244.0.0/24, 10.244.1.0/24, ...).
+type SubnetRange struct {
+	cidr *net.IPNet
+	bits int // the subnets' prefix length
+	n    int
+}
+
+// NewSubnetRange splits an IPv4 cidr into /maskSize subnets.
+func NewSubnetRange(cidr *net.IPNet, maskSize int) (*SubnetRange, error) {
+	ones, bits := cidr.Mask.Size()
+	if cidr.IP.To4() == nil || bits != 32 {
+		return nil, fmt.Errorf("cluster CIDR %s: only IPv4 is supported", cidr)
+	}
+	if maskSize < ones || maskSize > 30 || maskSize-ones > 16 {
+		return nil, fmt.Errorf("node CIDR mask size %d does not fit cluster CIDR %s (want %d-30, at most 65536 subnets)", maskSize, cidr, ones)
+	}
+	return &SubnetRange{cidr: cidr, bits: maskSize, n: 1 << (maskSize - ones)}, nil
+}
+
+// Subnet returns the i-th subnet.
+func (r *SubnetRange) Subnet(i int) *net.IPNet {
+	base := new(big.Int).SetBytes(r.cidr.IP.To4())
+	base.Add(base, new(big.Int).Lsh(big.NewInt(int64(i)), uint(32-r.bits)))
+	b := base.FillBytes(make([]byte, 4))
+	return &net.IPNet{IP: net.IPv4(b[0], b[1], b[2], b[3]).To4(), Mask: net.CIDRMask(r.bits, 32)}
+}
+
+// Index returns the number of a subnet of the range, false if it is none.
+func (r *SubnetRange) Index(subnet string) (int, bool) {
+	ip, n, err := net.ParseCIDR(subnet)
+	if err != nil || !r.cidr.Contains(ip) {
+		return 0, false
+	}
+	if ones, _ := n.Mask.Size(); ones != r.bits {
+		return 0, false
+	}
+	off := new(big.Int).Sub(new(big.Int).SetBytes(n.IP.To4()), new(big.Int).SetBytes(r.cidr.IP.To4()))
+	return int(off.Rsh(off, uint(32-r.bits)).Int64()), true
+}
+
+// Next returns the lowest subnet number not in use.
+func (r *SubnetRange) Next(inUse func(int) bool) (int, error) {
+	for i := 0; i < r.n; i++ {
+		if !inUse(i) {
+			return i, nil
+		}
+	}
+	return 0, ErrFull
+}

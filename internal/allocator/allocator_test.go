@@ -114,3 +114,34 @@ func BenchmarkIPNext(b *testing.B) {
 		}
 	}
 }
+
+func TestSubnetRange(t *testing.T) {
+	r, err := NewSubnetRange(mustCIDR(t, "10.244.0.0/16"), 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := r.Subnet(0).String(); s != "10.244.0.0/24" {
+		t.Errorf("Subnet(0) = %s", s)
+	}
+	if s := r.Subnet(255).String(); s != "10.244.255.0/24" {
+		t.Errorf("Subnet(255) = %s", s)
+	}
+	if i, ok := r.Index("10.244.7.0/24"); !ok || i != 7 {
+		t.Errorf("Index(10.244.7.0/24) = %d, %v", i, ok)
+	}
+	for _, bad := range []string{"10.245.0.0/24", "10.244.7.0/25", "junk"} {
+		if _, ok := r.Index(bad); ok {
+			t.Errorf("Index(%s) accepted", bad)
+		}
+	}
+	used := map[int]bool{0: true, 1: true, 3: true}
+	if i, err := r.Next(func(i int) bool { return used[i] }); err != nil || i != 2 {
+		t.Errorf("Next = %d, %v; want the lowest free, 2", i, err)
+	}
+	if _, err := r.Next(func(int) bool { return true }); err != ErrFull {
+		t.Errorf("full range: %v", err)
+	}
+	if _, err := NewSubnetRange(mustCIDR(t, "10.244.0.0/16"), 8); err == nil {
+		t.Error("a mask shorter than the cluster CIDR was accepted")
+	}
+}

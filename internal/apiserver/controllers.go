@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"github.com/portway/portway/internal/allocator"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -15,12 +16,13 @@ import (
 	"github.com/portway/portway/internal/controllers/endpointslice"
 	"github.com/portway/portway/internal/controllers/endpointslicemirroring"
 	"github.com/portway/portway/internal/controllers/namespace"
+	"github.com/portway/portway/internal/controllers/nodeipam"
 	"github.com/portway/portway/internal/version"
 )
 
 // startControllers runs the control plane's controllers. They are ordinary
 // API clients: informers over the loopback connection, never storage.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface) error {
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, podSubnets *allocator.SubnetRange) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -43,11 +45,13 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	ep := endpoints.New(epClient, factory)
 	eps := endpointslice.New(epsClient, factory)
 	epm := endpointslicemirroring.New(epmClient, factory)
+	ipam := nodeipam.New(client, factory, podSubnets)
 	factory.Start(ctx.Done())
 	go ns.Run(ctx)
 	go ep.Run(ctx)
 	go eps.Run(ctx)
 	go epm.Run(ctx)
+	go ipam.Run(ctx)
 	return nil
 }
 

@@ -58,7 +58,7 @@ func startFuzzServer(t testing.TB) {
 		ready := make(chan struct{})
 		go func() {
 			fuzzServer.err = Run(context.Background(), Options{DataDir: dir, Listen: addr, UnsafeNoFsync: true,
-				ServiceClusterIPRange: cidr, NodePortRange: mustPorts()}, func() { close(ready) })
+				ServiceClusterIPRange: cidr, NodePortRange: mustPorts(), PodSubnets: mustSubnets()}, func() { close(ready) })
 			close(ready)
 		}()
 		select {
@@ -154,6 +154,15 @@ func FuzzCreate(f *testing.F) {
 
 func mustPorts() *allocator.PortRange {
 	r, err := allocator.ParsePortRange("30000-32767")
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+func mustSubnets() *allocator.SubnetRange {
+	_, cidr, _ := net.ParseCIDR("10.244.0.0/16")
+	r, err := allocator.NewSubnetRange(cidr, 24)
 	if err != nil {
 		panic(err)
 	}

@@ -60,6 +60,8 @@ type Options struct {
 	ServiceClusterIPRange *net.IPNet
 	// NodePortRange is where nodePorts and healthCheckNodePorts come from.
 	NodePortRange *allocator.PortRange
+	// PodSubnets are the per-node pod CIDRs of the cluster CIDR.
+	PodSubnets *allocator.SubnetRange
 }
 
 // KubeconfigPath is where the admin kubeconfig is written.
@@ -137,7 +139,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		if err := b.run(hc); err != nil {
 			return err
 		}
-		if err := startControllers(hc, hc.LoopbackClientConfig, client); err != nil {
+		if err := startControllers(hc, hc.LoopbackClientConfig, client, o.PodSubnets); err != nil {
 			return err
 		}
 		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)

@@ -62,6 +62,24 @@ func kubectlSuite(t *testing.T, s *server) {
 	t.Run("events", func(t *testing.T) { testEvents(t, s) })
 	t.Run("watch", func(t *testing.T) { testWatch(t, s) })
 	t.Run("errors", func(t *testing.T) { testErrors(t, s) })
+	t.Run("nodes", func(t *testing.T) { testNodes(t, s) })
+}
+
+// testNodes checks what the control plane does for a Node: a pod CIDR out
+// of the cluster CIDR, and the table kubectl prints for a node no agent runs.
+func testNodes(t *testing.T, s *server) {
+	s.applyStdin("apiVersion: v1\nkind: Node\nmetadata:\n  name: node-x\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-y\n")
+	cidrs := func() string {
+		return s.ok("get", "nodes", "node-x", "node-y", "-o", "jsonpath={.items[*].spec.podCIDR}")
+	}
+	waitFor(t, "pod CIDRs for both nodes", func() bool { return len(strings.Fields(cidrs())) == 2 })
+	got := strings.Fields(cidrs())
+	podCIDR := regexp.MustCompile(`^10\.244\.\d+\.0/24$`)
+	if got[0] == got[1] || !podCIDR.MatchString(got[0]) || !podCIDR.MatchString(got[1]) {
+		t.Errorf("pod CIDRs %v: want two different /24s of 10.244.0.0/16", got)
+	}
+	expect(t, "get nodes", s.ok("get", "nodes", "node-x"), "NAME STATUS ROLES AGE VERSION\nnode-x Unknown <none> 0s \n")
+	s.ok("delete", "node", "node-x", "node-y")
 }
 
 func testNamespaces(t *testing.T, s *server) {

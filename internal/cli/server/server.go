@@ -25,6 +25,8 @@ type flagpole struct {
 	etcdKey        string
 	serviceIPRange string
 	nodePortRange  string
+	clusterCIDR    string
+	nodeCIDRMask   int
 	unsafeNoFsync  bool
 }
 
@@ -60,6 +62,8 @@ kubeconfig is written to DATA_DIR/kubeconfig.`,
 	fl.StringVar(&f.etcdKey, "etcd-keyfile", "", "client key for the external etcd")
 	fl.StringVar(&f.serviceIPRange, "service-cluster-ip-range", "10.96.0.0/12", "CIDR that ClusterIPs are allocated from")
 	fl.StringVar(&f.nodePortRange, "service-node-port-range", "30000-32767", "range nodePorts and healthCheckNodePorts are allocated from")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "CIDR that nodes' pod CIDRs are cut from")
+	fl.IntVar(&f.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod CIDR")
 	fl.BoolVar(&f.unsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync: faster, but a machine crash can lose recent writes (tests and benchmarks only)")
 	return cmd
 }
@@ -82,6 +86,14 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 	nodePorts, err := allocator.ParsePortRange(f.nodePortRange)
 	if err != nil {
 		return fmt.Errorf("--service-node-port-range: %w", err)
+	}
+	_, clusterCIDR, err := net.ParseCIDR(f.clusterCIDR)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr: %w", err)
+	}
+	podSubnets, err := allocator.NewSubnetRange(clusterCIDR, f.nodeCIDRMask)
+	if err != nil {
+		return fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
 	}
 	var advertise net.IP
 	if f.advertise != "" {
@@ -107,6 +119,7 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 		UnsafeNoFsync:         f.unsafeNoFsync,
 		ServiceClusterIPRange: ipRange,
 		NodePortRange:         nodePorts,
+		PodSubnets:            podSubnets,
 	}
 	start := time.Now()
 	out := cmd.OutOrStdout()
