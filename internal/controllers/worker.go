@@ -20,6 +20,11 @@ import (
 // (something is still pending, such as objects held by finalizers).
 type SyncFunc func(ctx context.Context, key string) (again time.Duration, err error)
 
+// Once adapts a sync that never asks to look again.
+func Once(sync func(ctx context.Context, key string) error) SyncFunc {
+	return func(ctx context.Context, key string) (time.Duration, error) { return 0, sync(ctx, key) }
+}
+
 // Worker drains a queue with a SyncFunc.
 type Worker struct {
 	Name       string

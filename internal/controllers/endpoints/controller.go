@@ -99,14 +99,7 @@ func (c *Controller) enqueue(obj any) {
 }
 
 func (c *Controller) addPod(obj any) {
-	svcs, err := endpointslice.PodServices(c.services, obj.(*corev1.Pod))
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	for key := range svcs {
-		c.queue.Add(key)
-	}
+	endpointslice.QueuePodServices(c.services, c.queue, obj.(*corev1.Pod))
 }
 
 // Run works until ctx ends.
@@ -126,7 +119,7 @@ func (c *Controller) Run(ctx context.Context) {
 
 func (c *Controller) worker() *controllers.Worker {
 	return &controllers.Worker{Name: "endpoint", Queue: c.queue, Workers: workers, MaxRetries: maxRetries,
-		Sync: func(ctx context.Context, key string) (time.Duration, error) { return 0, c.sync(ctx, key) }}
+		Sync: controllers.Once(c.sync)}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

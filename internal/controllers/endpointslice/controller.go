@@ -128,14 +128,7 @@ func (c *Controller) enqueueForSlice(s *discoveryv1.EndpointSlice) {
 }
 
 func (c *Controller) addPod(obj any) {
-	svcs, err := PodServices(c.services, obj.(*corev1.Pod))
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	for key := range svcs {
-		c.queue.Add(key)
-	}
+	QueuePodServices(c.services, c.queue, obj.(*corev1.Pod))
 }
 
 // Run works until ctx ends.
@@ -155,7 +148,7 @@ func (c *Controller) Run(ctx context.Context) {
 
 func (c *Controller) worker() *controllers.Worker {
 	return &controllers.Worker{Name: "endpoint_slice", Queue: c.queue, Workers: workers, MaxRetries: maxRetries,
-		Sync: func(ctx context.Context, key string) (time.Duration, error) { return 0, c.sync(ctx, key) }}
+		Sync: controllers.Once(c.sync)}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

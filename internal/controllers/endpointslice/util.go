@@ -12,9 +12,11 @@ import (
 	"k8s.io/apimachinery/pkg/conversion"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/dump"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
 )
 
 // The helpers below are shared with the endpoints and mirroring controllers,
@@ -296,5 +298,18 @@ func SliceEventHandler(manager string, tracker *SliceTracker, enqueue func(*disc
 				enqueue(s)
 			}
 		},
+	}
+}
+
+// QueuePodServices adds to queue the keys of the Services whose selector
+// matches pod.
+func QueuePodServices(lister corelisters.ServiceLister, queue workqueue.TypedInterface[string], pod *corev1.Pod) {
+	svcs, err := PodServices(lister, pod)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	for key := range svcs {
+		queue.Add(key)
 	}
 }

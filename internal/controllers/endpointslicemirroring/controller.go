@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"github.com/portway/portway/internal/controllers"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -148,7 +147,7 @@ func (c *Controller) Run(ctx context.Context) {
 
 func (c *Controller) worker() *controllers.Worker {
 	return &controllers.Worker{Name: "endpoint_slice_mirroring", Queue: c.queue, Workers: workers, MaxRetries: maxRetries,
-		Sync: func(ctx context.Context, key string) (time.Duration, error) { return 0, c.sync(ctx, key) }}
+		Sync: controllers.Once(c.sync)}
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {
