@@ -40,7 +40,7 @@ func served(services service.Config) map[schema.GroupVersion][]storageBuilder {
 		{Version: "v1"}: {
 			namespace.NewStorage,
 			resourceStorage(node.Resource),
-			resourceStorage(pod.Resource),
+			pod.NewStorage,
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 				return service.NewStorage(opts, services)
 			},

@@ -16,10 +16,9 @@ import (
 	"github.com/portway/portway/internal/validation"
 )
 
-// Resource is the pods resource.
+// Resource is the pods resource; NewStorage adds pods/binding to it.
 //
-// Not done yet: pods/binding, pods/log, pods/exec; they come with the node
-// agent.
+// Not done yet: pods/log, pods/exec; they come with the node agent.
 var Resource = &registry.Resource[*corev1.Pod]{
 	Resource:             corev1.Resource("pods"),
 	Singular:             "pod",
