@@ -1,0 +1,280 @@
+// Package server is the node agent's HTTPS endpoint, where the API server
+// reaches the node as it reaches a kubelet on port 10250: container logs
+// at /containerLogs/NAMESPACE/POD/CONTAINER with the kubelet's query
+// parameters. Only clients with a certificate from the cluster CA get in,
+// and of those only the API server's kubelet client and cluster admins.
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/util/cert"
+
+	"github.com/portway/portway/internal/agent/runtime"
+)
+
+// Logs finds container logs.
+type Logs interface {
+	ContainerLog(namespace, pod, container string, previous bool) (runtime.Log, error)
+}
+
+// Server serves the agent's HTTPS endpoint.
+type Server struct {
+	Addr     string
+	ClientCA *x509.CertPool
+	Logs     Logs
+}
+
+// allowed are the client identities let in: the API server's kubelet
+// client and members of system:masters.
+func allowed(c *x509.Certificate) bool {
+	return c.Subject.CommonName == "kube-apiserver-kubelet-client" ||
+		slices.Contains(c.Subject.Organization, "system:masters")
+}
+
+// Run serves until ctx ends. Its serving certificate is self-signed and
+// made at start, as a kubelet's is without a bootstrap; the API server does
+// not verify kubelets' certificates unless told a CA.
+func (s *Server) Run(ctx context.Context) error {
+	host, _, err := net.SplitHostPort(s.Addr)
+	if err != nil {
+		return err
+	}
+	certPEM, keyPEM, err := cert.GenerateSelfSignedCertKey(host, []net.IP{net.ParseIP(host)}, nil)
+	if err != nil {
+		return err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	srv := &http.Server{
+		Addr:              s.Addr,
+		Handler:           authorize(mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{pair},
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    s.ClientCA,
+			MinVersion:   tls.VersionTLS12,
+		},
+		BaseContext: func(net.Listener) context.Context { return ctx },
+	}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServeTLS("", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func authorize(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || !allowed(r.TLS.PeerCertificates[0]) {
+			http.Error(w, "Forbidden", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logOptions are the kubelet's containerLogs query parameters.
+type logOptions struct {
+	follow, previous, timestamps bool
+	tailLines, limitBytes        int64 // -1: all
+	since                        time.Time
+}
+
+func parseLogOptions(r *http.Request) (logOptions, error) {
+	q := r.URL.Query()
+	o := logOptions{tailLines: -1, limitBytes: -1}
+	o.follow = q.Get("follow") == "true"
+	o.previous = q.Get("previous") == "true"
+	o.timestamps = q.Get("timestamps") == "true"
+	for name, dst := range map[string]*int64{"tailLines": &o.tailLines, "limitBytes": &o.limitBytes} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return o, fmt.Errorf("%s: must be a non-negative integer", name)
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("sinceSeconds"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return o, errors.New("sinceSeconds: must be greater than 0")
+		}
+		o.since = time.Now().Add(-time.Duration(n) * time.Second)
+	}
+	if v := q.Get("sinceTime"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return o, fmt.Errorf("sinceTime: %w", err)
+		}
+		o.since = t
+	}
+	return o, nil
+}
+
+func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
+	opts, err := parseLogOptions(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	l, err := s.Logs.ContainerLog(r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container"), opts.previous)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	f, err := os.Open(l.Path)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "text/plain")
+	out := &limitWriter{w: w, left: opts.limitBytes}
+	if opts.tailLines >= 0 {
+		if err := seekTail(f, opts.tailLines); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	flusher, _ := w.(http.Flusher)
+	br := bufio.NewReader(f)
+	var pending []byte // a line read only in part so far
+	for {
+		chunk, err := br.ReadBytes('\n')
+		pending = append(pending, chunk...)
+		if err == nil {
+			if !writeRecord(out, pending, opts) {
+				return
+			}
+			pending = pending[:0]
+			continue
+		}
+		if !opts.follow {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-l.Done:
+			// Written last: whatever is still unread, then the end.
+			rest, _ := io.ReadAll(br)
+			for line := range strings.SplitSeq(string(append(pending, rest...)), "\n") {
+				if line != "" && !writeRecord(out, []byte(line+"\n"), opts) {
+					return
+				}
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// writeRecord writes one CRI log record as kubectl shows it; false means
+// stop (limit reached or client gone).
+func writeRecord(w *limitWriter, rec []byte, o logOptions) bool {
+	ts, rest, ok := strings.Cut(strings.TrimSuffix(string(rec), "\n"), " ")
+	if !ok {
+		return true
+	}
+	_, rest, _ = strings.Cut(rest, " ") // stream
+	tag, content, _ := strings.Cut(rest, " ")
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	if err != nil || (!o.since.IsZero() && t.Before(o.since)) {
+		return true
+	}
+	var b strings.Builder
+	if o.timestamps {
+		b.WriteString(ts + " ")
+	}
+	b.WriteString(content)
+	if tag == "F" {
+		b.WriteByte('\n')
+	}
+	_, err = io.WriteString(w, b.String())
+	return err == nil
+}
+
+// seekTail positions f at the start of its last n records.
+func seekTail(f *os.File, n int64) error {
+	if n == 0 {
+		_, err := f.Seek(0, io.SeekEnd)
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	const block = 4096
+	size := fi.Size()
+	pos := size
+	newlines := int64(0)
+	buf := make([]byte, block)
+	for pos > 0 {
+		step := min(int64(block), pos)
+		pos -= step
+		if _, err := f.ReadAt(buf[:step], pos); err != nil {
+			return err
+		}
+		for i := step - 1; i >= 0; i-- {
+			if buf[i] != '\n' || pos+i == size-1 {
+				continue
+			}
+			newlines++
+			if newlines == n {
+				_, err := f.Seek(pos+i+1, io.SeekStart)
+				return err
+			}
+		}
+	}
+	_, err = f.Seek(0, io.SeekStart)
+	return err
+}
+
+// limitWriter stops writing after limitBytes, as the kubelet does.
+type limitWriter struct {
+	w    io.Writer
+	left int64 // -1: no limit
+}
+
+var errLimit = errors.New("limit reached")
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.left == 0 {
+		return 0, errLimit
+	}
+	if l.left > 0 && int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.w.Write(p)
+	if l.left > 0 {
+		l.left -= int64(n)
+	}
+	return n, err
+}
