@@ -1,6 +1,8 @@
 package apiserver
 
 import (
+	"net/http"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -34,13 +36,24 @@ func resourceStorage[T runtime.Object](r *registry.Resource[T]) storageBuilder {
 	}
 }
 
-// served lists every resource, by group version.
-func served(services service.Config) map[schema.GroupVersion][]storageBuilder {
+// served lists every resource, by group version. Pods reach their nodes'
+// agents through the Nodes in storage, so nodes are built first.
+func served(services service.Config, kubeletTransport http.RoundTripper) map[schema.GroupVersion][]storageBuilder {
+	kubelets := pod.Kubelets{Transport: kubeletTransport}
 	return map[schema.GroupVersion][]storageBuilder{
 		{Version: "v1"}: {
 			namespace.NewStorage,
-			resourceStorage(node.Resource),
-			pod.NewStorage,
+			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+				s, err := node.Resource.NewStorage(opts)
+				if err != nil {
+					return nil, err
+				}
+				kubelets.Nodes = s.Store
+				return s.REST, nil
+			},
+			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+				return pod.NewStorage(opts, kubelets)
+			},
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 				return service.NewStorage(opts, services)
 			},
@@ -55,8 +68,8 @@ func served(services service.Config) map[schema.GroupVersion][]storageBuilder {
 	}
 }
 
-func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter, services service.Config) error {
-	resources := served(services)
+func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter, services service.Config, kubeletTransport http.RoundTripper) error {
+	resources := served(services, kubeletTransport)
 	var groups []*genericapiserver.APIGroupInfo
 	for _, gv := range registry.GroupVersions {
 		info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, registry.Scheme, runtime.NewParameterCodec(registry.Scheme), registry.Codecs)

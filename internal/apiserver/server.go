@@ -5,8 +5,10 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,7 +127,11 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	}
 	log.V(1).Info("server built", "elapsed", time.Since(start))
 	services := service.Config{ClusterIPRange: o.ServiceClusterIPRange, NodePortRange: o.NodePortRange}
-	if err := installAPIs(server, cfg.RESTOptionsGetter, services); err != nil {
+	kubelets, err := kubeletTransport(pki)
+	if err != nil {
+		return err
+	}
+	if err := installAPIs(server, cfg.RESTOptionsGetter, services, kubelets); err != nil {
 		return err
 	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
@@ -273,4 +279,21 @@ func firstIP(cidr *net.IPNet) (net.IP, error) {
 		return nil, fmt.Errorf("service cluster IP range %s is too small", cidr)
 	}
 	return ip, nil
+}
+
+// kubeletTransport is how the API server reaches node agents (pods/log):
+// with its kubelet client certificate, and, as kube-apiserver without
+// --kubelet-certificate-authority, without verifying the agents'
+// self-signed serving certificates.
+func kubeletTransport(pki authn.PKI) (http.RoundTripper, error) {
+	pair, err := tls.LoadX509KeyPair(pki.Path(authn.KubeletClientCert), pki.Path(authn.KubeletClientKey))
+	if err != nil {
+		return nil, err
+	}
+	return &http.Transport{
+		Proxy:               nil,
+		TLSHandshakeTimeout: 10 * time.Second,
+		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12},
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}, nil
 }

@@ -71,6 +71,9 @@ func init() {
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
 	addFieldLabelConversions(Scheme)
 	addDefaulters(Scheme)
+	if err := addQueryConversions(Scheme); err != nil {
+		panic(err)
+	}
 }
 
 func reflectNew(t reflect.Type) runtime.Object {

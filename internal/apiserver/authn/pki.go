@@ -32,19 +32,23 @@ type PKI struct {
 
 // File names inside the PKI directory.
 const (
-	CACert          = "ca.crt"
-	CAKey           = "ca.key"
-	ServingCert     = "apiserver.crt"
-	ServingKey      = "apiserver.key"
-	AdminCert       = "admin.crt"
-	AdminKey        = "admin.key"
-	AdminToken      = "admin.token"
-	EtcdCACert      = "etcd/ca.crt"
-	EtcdCAKey       = "etcd/ca.key"
-	EtcdServingCert = "etcd/server.crt"
-	EtcdServingKey  = "etcd/server.key"
-	EtcdClientCert  = "etcd/apiserver-etcd-client.crt"
-	EtcdClientKey   = "etcd/apiserver-etcd-client.key"
+	CACert      = "ca.crt"
+	CAKey       = "ca.key"
+	ServingCert = "apiserver.crt"
+	ServingKey  = "apiserver.key"
+	AdminCert   = "admin.crt"
+	AdminKey    = "admin.key"
+	AdminToken  = "admin.token"
+	// KubeletClientCert is what the API server shows node agents when it
+	// proxies to them (logs), as kube-apiserver's --kubelet-client-certificate.
+	KubeletClientCert = "apiserver-kubelet-client.crt"
+	KubeletClientKey  = "apiserver-kubelet-client.key"
+	EtcdCACert        = "etcd/ca.crt"
+	EtcdCAKey         = "etcd/ca.key"
+	EtcdServingCert   = "etcd/server.crt"
+	EtcdServingKey    = "etcd/server.key"
+	EtcdClientCert    = "etcd/apiserver-etcd-client.crt"
+	EtcdClientKey     = "etcd/apiserver-etcd-client.key"
 )
 
 // Path returns the absolute path of a PKI file.
@@ -72,6 +76,11 @@ func (p PKI) Ensure(ips []net.IP, dnsNames []string) error {
 		return err
 	}
 	if err := p.ensureToken(AdminToken); err != nil {
+		return err
+	}
+	kubeletClient := &x509.Certificate{Subject: pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if err := p.ensureLeaf(ca, KubeletClientCert, KubeletClientKey, kubeletClient); err != nil {
 		return err
 	}
 	etcdCA, err := p.ensureCA(EtcdCACert, EtcdCAKey, "portway-etcd-ca")

@@ -18,14 +18,16 @@ import (
 	"k8s.io/apiserver/pkg/util/dryrun"
 )
 
-// NewStorage returns the endpoints of pods: pods, pods/status, pods/binding
-// (how the scheduler assigns a pod to a node) and the older bindings
-// resource that does the same, as Kubernetes serves them.
-func NewStorage(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+// NewStorage returns the endpoints of pods: pods, pods/status, pods/log
+// (streamed from the pod's node through kubelets), pods/binding (how the
+// scheduler assigns a pod to a node) and the older bindings resource that
+// does the same, as Kubernetes serves them.
+func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets) (map[string]rest.Storage, error) {
 	s, err := Resource.NewStorage(opts)
 	if err != nil {
 		return nil, err
 	}
+	s.REST["pods/log"] = &LogREST{store: s.Store, kubelets: kubelets}
 	binding := &BindingREST{store: s.Store}
 	s.REST["pods/binding"] = binding
 	s.REST["bindings"] = &LegacyBindingREST{binding: binding}

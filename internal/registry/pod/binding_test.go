@@ -28,7 +28,7 @@ func newBindingStorage(t *testing.T) (map[string]rest.Storage, *BindingREST) {
 		ResourcePrefix:          "pods",
 		DeleteCollectionWorkers: 1,
 	}
-	s, err := NewStorage(opts)
+	s, err := NewStorage(opts, Kubelets{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 // Resource is the pods resource; NewStorage adds pods/binding to it.
 //
-// Not done yet: pods/log, pods/exec; they come with the node agent.
+// Not done yet: pods/exec, pods/attach, pods/portforward.
 var Resource = &registry.Resource[*corev1.Pod]{
 	Resource:             corev1.Resource("pods"),
 	Singular:             "pod",
