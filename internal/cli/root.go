@@ -7,7 +7,12 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"github.com/portway/portway/internal/cli/agentcmd"
+	"github.com/portway/portway/internal/cli/agnhostcmd"
+	"github.com/portway/portway/internal/cli/downcmd"
 	"github.com/portway/portway/internal/cli/server"
+	"github.com/portway/portway/internal/cli/shimcmd"
+	"github.com/portway/portway/internal/cli/upcmd"
 	"github.com/portway/portway/internal/cli/versioncmd"
 )
 
@@ -23,6 +28,7 @@ func New() *cobra.Command {
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
-	root.AddCommand(server.New(), versioncmd.New())
+	root.AddCommand(upcmd.New(), downcmd.New(), server.New(), agentcmd.New(), versioncmd.New(),
+		shimcmd.New(), agnhostcmd.New())
 	return root
 }

@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver"
 )
 
-type flagpole struct {
+// ControlPlane are the control plane's flags, shared by `server` and `up`.
+type ControlPlane struct {
 	dataDir        string
-	listen         string
-	advertise      string
 	etcdServers    []string
 	etcdCA         string
 	etcdCert       string
@@ -28,6 +28,12 @@ type flagpole struct {
 	clusterCIDR    string
 	nodeCIDRMask   int
 	unsafeNoFsync  bool
+}
+
+type flagpole struct {
+	ControlPlane
+	listen    string
+	advertise string
 }
 
 // DefaultDataDir is ~/.portway.
@@ -53,9 +59,15 @@ kubeconfig is written to DATA_DIR/kubeconfig.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dataDir, "data-dir", DefaultDataDir(), "directory for certificates, kubeconfig, logs and the embedded etcd")
+	f.AddFlags(fl)
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:6443", "address:port to serve the API on (HTTPS)")
 	fl.StringVar(&f.advertise, "advertise-address", "", "address clients and the kubernetes Service use to reach the API (default: the --listen address)")
+	return cmd
+}
+
+// AddFlags adds the control plane's flags to fl.
+func (f *ControlPlane) AddFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&f.dataDir, "data-dir", DefaultDataDir(), "directory for certificates, kubeconfig, logs and the embedded etcd")
 	fl.StringSliceVar(&f.etcdServers, "etcd-servers", nil, "client URLs of an external etcd cluster; the embedded etcd is used when empty")
 	fl.StringVar(&f.etcdCA, "etcd-cafile", "", "CA bundle to verify the external etcd's serving certificates")
 	fl.StringVar(&f.etcdCert, "etcd-certfile", "", "client certificate for the external etcd")
@@ -65,7 +77,6 @@ kubeconfig is written to DATA_DIR/kubeconfig.`,
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "CIDR that nodes' pod CIDRs are cut from")
 	fl.IntVar(&f.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod CIDR")
 	fl.BoolVar(&f.unsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync: faster, but a machine crash can lose recent writes (tests and benchmarks only)")
-	return cmd
 }
 
 // gcPercent is the server's GOGC unless the environment sets one. Its heap
@@ -76,42 +87,56 @@ kubeconfig is written to DATA_DIR/kubeconfig.`,
 const gcPercent = 50
 
 func (f *flagpole) run(cmd *cobra.Command) error {
+	o, err := f.Options()
+	if err != nil {
+		return err
+	}
+	o.Listen = f.listen
+	if f.advertise != "" {
+		if o.AdvertiseAddress = net.ParseIP(f.advertise); o.AdvertiseAddress == nil {
+			return fmt.Errorf("--advertise-address %q is not an IP address", f.advertise)
+		}
+	}
+	start := time.Now()
+	out := cmd.OutOrStdout()
+	return apiserver.Run(cmd.Context(), o, func() {
+		fmt.Fprintf(out, "portway control plane ready in %s at https://%s\n", time.Since(start).Round(time.Millisecond), f.listen)
+		fmt.Fprintf(out, "export KUBECONFIG=%s\n", o.KubeconfigPath())
+	})
+}
+
+// Options checks the flags and returns the control plane's options, with
+// the data directory made; the caller sets where to listen. It also sets
+// the process's GC target (see gcPercent).
+func (f *ControlPlane) Options() (apiserver.Options, error) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
 	_, ipRange, err := net.ParseCIDR(f.serviceIPRange)
 	if err != nil {
-		return fmt.Errorf("--service-cluster-ip-range: %w", err)
+		return apiserver.Options{}, fmt.Errorf("--service-cluster-ip-range: %w", err)
 	}
 	nodePorts, err := allocator.ParsePortRange(f.nodePortRange)
 	if err != nil {
-		return fmt.Errorf("--service-node-port-range: %w", err)
+		return apiserver.Options{}, fmt.Errorf("--service-node-port-range: %w", err)
 	}
 	_, clusterCIDR, err := net.ParseCIDR(f.clusterCIDR)
 	if err != nil {
-		return fmt.Errorf("--cluster-cidr: %w", err)
+		return apiserver.Options{}, fmt.Errorf("--cluster-cidr: %w", err)
 	}
 	podSubnets, err := allocator.NewSubnetRange(clusterCIDR, f.nodeCIDRMask)
 	if err != nil {
-		return fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
-	}
-	var advertise net.IP
-	if f.advertise != "" {
-		if advertise = net.ParseIP(f.advertise); advertise == nil {
-			return fmt.Errorf("--advertise-address %q is not an IP address", f.advertise)
-		}
+		return apiserver.Options{}, fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
 	}
 	dataDir, err := filepath.Abs(f.dataDir)
 	if err != nil {
-		return err
+		return apiserver.Options{}, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return err
+		return apiserver.Options{}, err
 	}
-	o := apiserver.Options{
+	return apiserver.Options{
 		DataDir:               dataDir,
-		Listen:                f.listen,
-		AdvertiseAddress:      advertise,
 		EtcdServers:           f.etcdServers,
 		EtcdCAFile:            f.etcdCA,
 		EtcdCertFile:          f.etcdCert,
@@ -120,11 +145,5 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 		ServiceClusterIPRange: ipRange,
 		NodePortRange:         nodePorts,
 		PodSubnets:            podSubnets,
-	}
-	start := time.Now()
-	out := cmd.OutOrStdout()
-	return apiserver.Run(cmd.Context(), o, func() {
-		fmt.Fprintf(out, "portway control plane ready in %s at https://%s\n", time.Since(start).Round(time.Millisecond), f.listen)
-		fmt.Fprintf(out, "export KUBECONFIG=%s\n", o.KubeconfigPath())
-	})
+	}, nil
 }
