@@ -84,7 +84,7 @@ func exitResult(code int) error {
 	return &ExitError{Code: code}
 }
 
-var subcommands = []string{"serve-hostname", "netexec"}
+var subcommands = []string{"serve-hostname", "netexec", "pause"}
 
 // Run runs one agnhost subcommand, argv[0], with its flags until ctx ends or
 // the subcommand exits by itself. Ending ctx stands for the SIGTERM the real
@@ -128,6 +128,8 @@ func (r *runner) runSubcommand(ctx context.Context, argv []string) error {
 		return r.serveHostname(ctx, argv[1:])
 	case "netexec":
 		return r.netexec(ctx, argv[1:])
+	case "pause":
+		return r.pause(ctx, argv[1:])
 	case "-h", "--help", "help":
 		fmt.Fprintf(r.stdout, "Usage: agnhost SUBCOMMAND [flags]\n\nSubcommands: %s\n", strings.Join(subcommands, ", "))
 		return nil
@@ -214,4 +216,17 @@ func (s *servers) stop() {
 		_ = c() // Closing is all that is left to do; an error changes nothing.
 	}
 	s.wg.Wait()
+}
+
+// pause is the image's default command: it waits to be stopped, as the
+// real agnhost pause does.
+func (r *runner) pause(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("pause", flag.ContinueOnError)
+	if err := r.parseFlags(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.stdout, "Paused")
+	<-ctx.Done()
+	fmt.Fprintln(r.stdout, "Shutting down after receiving signal")
+	return nil
 }

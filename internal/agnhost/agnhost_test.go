@@ -238,3 +238,17 @@ func wantLog(t *testing.T, in *instance, lines ...string) {
 		}
 	}
 }
+
+func TestPause(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, []string{"pause"}, &out, io.Discard) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "Paused\n") {
+		t.Errorf("pause printed %q, want it to start with Paused", out.String())
+	}
+}
