@@ -3,7 +3,6 @@ package apiserver
 import (
 	"context"
 	"fmt"
-	"github.com/portway/portway/internal/allocator"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -12,17 +11,21 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/controllers/endpoints"
 	"github.com/portway/portway/internal/controllers/endpointslice"
 	"github.com/portway/portway/internal/controllers/endpointslicemirroring"
 	"github.com/portway/portway/internal/controllers/namespace"
 	"github.com/portway/portway/internal/controllers/nodeipam"
+	"github.com/portway/portway/internal/controllers/nodelifecycle"
+	"github.com/portway/portway/internal/controllers/scheduler"
 	"github.com/portway/portway/internal/version"
 )
 
-// startControllers runs the control plane's controllers. They are ordinary
-// API clients: informers over the loopback connection, never storage.
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, podSubnets *allocator.SubnetRange) error {
+// startControllers runs the control plane's controllers and the scheduler.
+// They are ordinary API clients: informers over the loopback connection,
+// never storage. nodeGrace is --node-monitor-grace-period (40 s when 0).
+func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, podSubnets *allocator.SubnetRange, nodeGrace time.Duration) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -42,16 +45,28 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
+	lifecycleClient, err := controllerClient(cfg, "node-lifecycle-controller")
+	if err != nil {
+		return err
+	}
+	schedClient, err := schedulerClient(cfg)
+	if err != nil {
+		return err
+	}
 	ep := endpoints.New(epClient, factory)
 	eps := endpointslice.New(epsClient, factory)
 	epm := endpointslicemirroring.New(epmClient, factory)
 	ipam := nodeipam.New(client, factory, podSubnets)
+	lifecycle := nodelifecycle.New(lifecycleClient, factory, nodelifecycle.Config{GracePeriod: nodeGrace})
+	sched := scheduler.New(schedClient, factory)
 	factory.Start(ctx.Done())
 	go ns.Run(ctx)
 	go ep.Run(ctx)
 	go eps.Run(ctx)
 	go epm.Run(ctx)
 	go ipam.Run(ctx)
+	go lifecycle.Run(ctx)
+	go sched.Run(ctx)
 	return nil
 }
 
@@ -62,6 +77,16 @@ func controllerClient(cfg *rest.Config, name string) (kubernetes.Interface, erro
 	c := rest.CopyConfig(cfg)
 	v := version.Info()
 	c.UserAgent = fmt.Sprintf("kube-controller-manager/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, name)
+	return kubernetes.NewForConfig(c)
+}
+
+// schedulerClient is the scheduler's client: its user agent is
+// kube-scheduler's, so the pod status it writes carries the field manager
+// "kube-scheduler", as in Kubernetes.
+func schedulerClient(cfg *rest.Config) (kubernetes.Interface, error) {
+	c := rest.CopyConfig(cfg)
+	v := version.Info()
+	c.UserAgent = fmt.Sprintf("kube-scheduler/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, v.GitCommit)
 	return kubernetes.NewForConfig(c)
 }
 

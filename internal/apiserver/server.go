@@ -64,6 +64,9 @@ type Options struct {
 	NodePortRange *allocator.PortRange
 	// PodSubnets are the per-node pod CIDRs of the cluster CIDR.
 	PodSubnets *allocator.SubnetRange
+	// NodeMonitorGracePeriod is how long a node may go without renewing its
+	// Lease or posting status before it is marked not ready (40 s when 0).
+	NodeMonitorGracePeriod time.Duration
 }
 
 // KubeconfigPath is where the admin kubeconfig is written.
@@ -145,7 +148,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		if err := b.run(hc); err != nil {
 			return err
 		}
-		if err := startControllers(hc, hc.LoopbackClientConfig, client, o.PodSubnets); err != nil {
+		if err := startControllers(hc, hc.LoopbackClientConfig, client, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
 			return err
 		}
 		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)

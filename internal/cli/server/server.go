@@ -28,6 +28,7 @@ type ControlPlane struct {
 	clusterCIDR    string
 	nodeCIDRMask   int
 	unsafeNoFsync  bool
+	nodeGrace      time.Duration
 }
 
 type flagpole struct {
@@ -76,6 +77,7 @@ func (f *ControlPlane) AddFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&f.nodePortRange, "service-node-port-range", "30000-32767", "range nodePorts and healthCheckNodePorts are allocated from")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.244.0.0/16", "CIDR that nodes' pod CIDRs are cut from")
 	fl.IntVar(&f.nodeCIDRMask, "node-cidr-mask-size", 24, "prefix length of each node's pod CIDR")
+	fl.DurationVar(&f.nodeGrace, "node-monitor-grace-period", 40*time.Second, "how long a node may go without renewing its Lease or posting status before it is marked not ready and tainted")
 	fl.BoolVar(&f.unsafeNoFsync, "unsafe-no-fsync", false, "embedded etcd skips fsync: faster, but a machine crash can lose recent writes (tests and benchmarks only)")
 }
 
@@ -128,6 +130,9 @@ func (f *ControlPlane) Options() (apiserver.Options, error) {
 	if err != nil {
 		return apiserver.Options{}, fmt.Errorf("--cluster-cidr/--node-cidr-mask-size: %w", err)
 	}
+	if f.nodeGrace <= 0 {
+		return apiserver.Options{}, fmt.Errorf("--node-monitor-grace-period must be positive, not %s", f.nodeGrace)
+	}
 	dataDir, err := filepath.Abs(f.dataDir)
 	if err != nil {
 		return apiserver.Options{}, err
@@ -136,14 +141,15 @@ func (f *ControlPlane) Options() (apiserver.Options, error) {
 		return apiserver.Options{}, err
 	}
 	return apiserver.Options{
-		DataDir:               dataDir,
-		EtcdServers:           f.etcdServers,
-		EtcdCAFile:            f.etcdCA,
-		EtcdCertFile:          f.etcdCert,
-		EtcdKeyFile:           f.etcdKey,
-		UnsafeNoFsync:         f.unsafeNoFsync,
-		ServiceClusterIPRange: ipRange,
-		NodePortRange:         nodePorts,
-		PodSubnets:            podSubnets,
+		DataDir:                dataDir,
+		EtcdServers:            f.etcdServers,
+		EtcdCAFile:             f.etcdCA,
+		EtcdCertFile:           f.etcdCert,
+		EtcdKeyFile:            f.etcdKey,
+		UnsafeNoFsync:          f.unsafeNoFsync,
+		ServiceClusterIPRange:  ipRange,
+		NodePortRange:          nodePorts,
+		PodSubnets:             podSubnets,
+		NodeMonitorGracePeriod: f.nodeGrace,
 	}, nil
 }
