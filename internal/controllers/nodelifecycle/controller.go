@@ -16,9 +16,9 @@
 // pid-pressure, network-unavailable and unschedulable are set or removed; a
 // node whose Ready is False or Unknown also gets the not-ready or
 // unreachable NoExecute taint (with timeAdded), at most one node per zone
-// every 10 s (--node-eviction-rate 0.1), none in a zone where more than
-// half of more than two nodes are down (small clusters stop evicting), and
-// none anywhere when every node is down. They are removed when the node is
+// every 10 s (--node-eviction-rate 0.1), none in a zone of at most 50
+// nodes where more than two and at least 55% are down, and none anywhere
+// when every node is down. They are removed when the node is
 // Ready again.
 //
 // Pods on a node with NoExecute taints are deleted (after a DisruptionTarget
