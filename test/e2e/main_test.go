@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/portway/portway/internal/namespaces"
 )
 
 // portwayBin is the binary under test, built once by TestMain.
@@ -57,6 +59,17 @@ type server struct {
 	cmd        *exec.Cmd
 	log        *bytes.Buffer
 	exited     chan struct{}
+	// netns, when set, is the network namespace the server is reached in
+	// (a cluster's, see cluster_test.go).
+	netns string
+}
+
+// inNetns runs fn in the server's network namespace, if it has one.
+func (s *server) inNetns(fn func() error) error {
+	if s.netns == "" {
+		return fn()
+	}
+	return namespaces.Do(namespaces.Path(s.netns), fn)
 }
 
 // startServer starts portway server on a free loopback port in a fresh data
@@ -128,6 +141,22 @@ func (s *server) restart() {
 
 func (s *server) restConfig() *rest.Config {
 	s.t.Helper()
+	c := s.baseConfig()
+	if s.netns != "" {
+		c.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var conn net.Conn
+			err := s.inNetns(func() (err error) {
+				conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		}
+	}
+	return c
+}
+
+func (s *server) baseConfig() *rest.Config {
+	s.t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", s.kubeconfig)
 	if err != nil {
 		s.t.Fatal(err)
@@ -167,7 +196,10 @@ func (s *server) kubectlBin(bin, stdin string, args ...string) result {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	err := s.inNetns(cmd.Start)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
