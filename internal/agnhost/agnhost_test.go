@@ -69,8 +69,8 @@ func TestRunRejects(t *testing.T) {
 		argv    []string
 		wantErr string // "" means Run returns nil
 	}{
-		{"no subcommand", nil, "no agnhost subcommand given (supported: serve-hostname, netexec)"},
-		{"unknown subcommand", []string{"pause"}, `agnhost subcommand "pause" is not supported by portway (supported: serve-hostname, netexec)`},
+		{"no subcommand", nil, "no agnhost subcommand given (supported: serve-hostname, netexec, pause)"},
+		{"unknown subcommand", []string{"porter"}, `agnhost subcommand "porter" is not supported by portway (supported: serve-hostname, netexec, pause)`},
 		{"unknown flag", []string{"netexec", "--http-port=0", "--bogus"}, "netexec: flag provided but not defined: -bogus"},
 		{"bad value", []string{"serve-hostname", "--port=x"}, `serve-hostname: invalid value "x" for flag -port: parse error`},
 		{"positional argument", []string{"netexec", "--http-port=0", "extra"}, "netexec: accepts at most 0 arg(s), received 1"},

@@ -13,7 +13,7 @@ import (
 func New() *cobra.Command {
 	return &cobra.Command{
 		Use:                "agnhost SUBCOMMAND [flags]",
-		Short:              "Run a subcommand of the e2e test image agnhost (serve-hostname, netexec)",
+		Short:              "Run a subcommand of the e2e test image agnhost (serve-hostname, netexec, pause)",
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
