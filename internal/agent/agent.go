@@ -29,6 +29,10 @@ import (
 	"github.com/portway/portway/internal/version"
 )
 
+// DefaultCNIBinDirs are where the CNI plugins are looked for: Debian's
+// containernetworking-plugins, then the upstream release's place.
+var DefaultCNIBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
+
 // Config configures an agent.
 type Config struct {
 	Kubeconfig string

@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
+	"github.com/portway/portway/internal/agent"
 	"github.com/portway/portway/internal/agent/hostgw"
 	"github.com/portway/portway/internal/apiserver"
 	"github.com/portway/portway/internal/apiserver/authn"
@@ -71,11 +72,28 @@ func (c *Config) Validate() error {
 	if c.Nodes < 1 || c.Nodes > 99 {
 		return fmt.Errorf("--nodes %d: must be between 1 and 99", c.Nodes)
 	}
+	if os.Geteuid() != 0 {
+		return errors.New("portway up needs root: it creates network namespaces, links and routes")
+	}
+	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
+		if !hasCNIPlugin(plugin) {
+			return fmt.Errorf("CNI plugin %q not found in %v: install the CNI plugins (Debian/Ubuntu: apt-get install containernetworking-plugins)", plugin, agent.DefaultCNIBinDirs)
+		}
+	}
 	ones, bits := c.Network.Mask.Size()
 	if bits != 32 || ones > 30 || 1<<(bits-ones) < c.Nodes+3 {
 		return fmt.Errorf("--node-network %s: too small for %d nodes", c.Network, c.Nodes)
 	}
 	return nil
+}
+
+func hasCNIPlugin(name string) bool {
+	for _, d := range agent.DefaultCNIBinDirs {
+		if fi, err := os.Stat(filepath.Join(d, name)); err == nil && fi.Mode()&0o111 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // names of what a cluster makes.

@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
@@ -63,7 +64,10 @@ func New(client kubernetes.Interface, cfg Config) *Agent {
 // (a restarted agent), and posts its status. It retries until ctx ends.
 func (a *Agent) Register(ctx context.Context) error {
 	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-		if err := a.register(ctx); err != nil {
+		// Node IPAM writes the new Node's podCIDR at once: a conflict is
+		// expected and retried right away.
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error { return a.register(ctx) })
+		if err != nil {
 			klog.FromContext(ctx).Error(err, "registering node", "node", a.cfg.Name)
 			return false, nil
 		}

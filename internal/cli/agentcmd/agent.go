@@ -44,7 +44,7 @@ serve container logs to the API server on --port.`,
 	fl.StringVar(&f.nodeIP, "node-ip", "", "the node's InternalIP (default: the address of the default route)")
 	fl.IntVar(&f.port, "port", 10250, "port of the agent's HTTPS endpoint (container logs)")
 	fl.StringVar(&f.rootDir, "root-dir", "/var/lib/portway/agent", "directory for pod state and container logs")
-	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", []string{"/usr/lib/cni", "/opt/cni/bin"}, "directories holding the CNI plugins")
+	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", agent.DefaultCNIBinDirs, "directories holding the CNI plugins")
 	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }

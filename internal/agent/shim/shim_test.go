@@ -1,0 +1,50 @@
+package shim
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestCRIWriter(t *testing.T) {
+	var b bytes.Buffer
+	w := &criWriter{w: &b}
+	long := strings.Repeat("x", maxLine+10)
+	w.copy("stdout", strings.NewReader("one\n"+long+"\nend"))
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	re := regexp.MustCompile(`^\S+Z stdout ([PF]) (.*)$`)
+	var tags, contents []string
+	for _, l := range lines {
+		m := re.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("not a CRI record: %q", l)
+		}
+		tags, contents = append(tags, m[1]), append(contents, m[2])
+	}
+	if got, want := strings.Join(tags, ""), "FPFP"; got != want {
+		t.Errorf("tags %s, want %s (a long line split into a partial and a full record; no newline at the end is partial)", got, want)
+	}
+	if contents[1]+contents[2] != long || contents[3] != "end" {
+		t.Errorf("contents do not add up to the output")
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "tool")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lookPath("tool", []string{"PATH=/nonexistent:" + dir}); err != nil || got != bin {
+		t.Errorf("lookPath in the container's PATH = %q, %v; want %q", got, err, bin)
+	}
+	if _, err := lookPath("tool", nil); err == nil || !strings.Contains(err.Error(), `"tool": executable file not found in $PATH`) {
+		t.Errorf("lookPath outside the container's PATH: %v", err)
+	}
+	if got, _ := lookPath("/abs/tool", nil); got != "/abs/tool" {
+		t.Errorf("an absolute path is used as given, got %q", got)
+	}
+}
