@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/controllers"
 )
 
 // eviction is a pod deletion the taint eviction controller has planned.
@@ -144,7 +146,7 @@ func (c *Controller) deletePod(ctx context.Context, ns, name string) error {
 		return err
 	}
 	status := pod.Status.DeepCopy()
-	if setPodCondition(status, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+	if controllers.SetPodCondition(status, corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
 		Reason: "DeletionByTaintManager", Message: "Taint manager: deleting due to NoExecute taint"}, c.clock.Now()) {
 		// The uid only in the new side makes it a precondition of the patch.
 		oldData, err := json.Marshal(corev1.Pod{Status: pod.Status})
@@ -164,24 +166,4 @@ func (c *Controller) deletePod(ctx context.Context, ns, name string) error {
 		}
 	}
 	return pods.Delete(ctx, name, metav1.DeleteOptions{})
-}
-
-// setPodCondition is Kubernetes' UpdatePodCondition.
-func setPodCondition(status *corev1.PodStatus, c corev1.PodCondition, now time.Time) bool {
-	c.LastTransitionTime = metav1.NewTime(now)
-	for i := range status.Conditions {
-		old := &status.Conditions[i]
-		if old.Type != c.Type {
-			continue
-		}
-		if old.Status == c.Status {
-			c.LastTransitionTime = old.LastTransitionTime
-		}
-		same := old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message &&
-			old.LastProbeTime.Equal(&c.LastProbeTime) && old.LastTransitionTime.Equal(&c.LastTransitionTime)
-		*old = c
-		return !same
-	}
-	status.Conditions = append(status.Conditions, c)
-	return true
 }

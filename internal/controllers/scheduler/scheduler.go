@@ -393,7 +393,7 @@ func schedule(p *corev1.Pod, infos []*nodeInfo) (*nodeInfo, *diagnosis) {
 func (s *Scheduler) fail(ctx context.Context, p *corev1.Pod, reason, msg string) {
 	s.recorder.Eventf(p, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", "%s", truncate(msg))
 	status := p.Status.DeepCopy()
-	if !setCondition(status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg}, s.clock.Now()) {
+	if !controllers.SetPodCondition(status, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: reason, Message: msg}, s.clock.Now()) {
 		return
 	}
 	if err := patchStatus(ctx, s.client, p, status); err != nil && !apierrors.IsNotFound(err) {
@@ -407,28 +407,6 @@ func truncate(msg string) string {
 	}
 	const suffix = " ..."
 	return msg[:noteLengthLimit-len(suffix)] + suffix
-}
-
-// setCondition is Kubernetes' UpdatePodCondition: it adds or replaces the
-// condition, keeps lastTransitionTime when the status stays, and reports
-// whether anything changed.
-func setCondition(status *corev1.PodStatus, c corev1.PodCondition, now time.Time) bool {
-	c.LastTransitionTime = metav1.NewTime(now)
-	for i := range status.Conditions {
-		old := &status.Conditions[i]
-		if old.Type != c.Type {
-			continue
-		}
-		if old.Status == c.Status {
-			c.LastTransitionTime = old.LastTransitionTime
-		}
-		same := old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message &&
-			old.LastProbeTime.Equal(&c.LastProbeTime) && old.LastTransitionTime.Equal(&c.LastTransitionTime)
-		*old = c
-		return !same
-	}
-	status.Conditions = append(status.Conditions, c)
-	return true
 }
 
 // patchStatus writes a pod's new status as the strategic merge patch from
