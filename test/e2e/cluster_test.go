@@ -29,6 +29,7 @@ import (
 type cluster struct {
 	*server
 	name string
+	args []string
 	up   *exec.Cmd
 	out  *lockedBuffer
 	done chan error
@@ -55,10 +56,19 @@ func startCluster(t *testing.T, nodes int, extra ...string) *cluster {
 	setLoopbackUp(t, testNS)
 
 	c := &cluster{server: &server{t: t, dataDir: t.TempDir(), netns: testNS}, name: name,
-		out: &lockedBuffer{}, done: make(chan error, 1)}
+		args: append([]string{"up", "--name", name, "--nodes", fmt.Sprint(nodes), "--unsafe-no-fsync"}, extra...)}
 	c.kubeconfig = filepath.Join(c.dataDir, "kubeconfig")
-	args := append([]string{"up", "--name", name, "--nodes", fmt.Sprint(nodes), "--data-dir", c.dataDir, "--unsafe-no-fsync"}, extra...)
-	c.up = exec.Command(portwayBin, args...)
+	c.start()
+	t.Cleanup(c.down)
+	return c
+}
+
+// start runs `up` and waits until its nodes are Ready.
+func (c *cluster) start() {
+	t := c.t
+	t.Helper()
+	c.out, c.done = &lockedBuffer{}, make(chan error, 1)
+	c.up = exec.Command(portwayBin, append(c.args, "--data-dir", c.dataDir)...)
 	stdout, err := c.up.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +88,6 @@ func startCluster(t *testing.T, nodes int, extra ...string) *cluster {
 		}
 		c.done <- c.up.Wait()
 	}()
-	t.Cleanup(c.down)
 	select {
 	case <-ready:
 	case err := <-c.done:
@@ -87,7 +96,6 @@ func startCluster(t *testing.T, nodes int, extra ...string) *cluster {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("portway up did not get ready:\n%s", c.out.String())
 	}
-	return c
 }
 
 // down stops `up` as Ctrl-C does and checks that it removed everything:
@@ -368,6 +376,46 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("liveness", func(t *testing.T) {
+		alive := filepath.Join(readyDir, "alive")
+		if err := os.WriteFile(alive, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.applyStdin(fmt.Sprintf(`apiVersion: v1
+kind: Pod
+metadata: {name: liveness}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "echo started; exec sleep 3600"]
+    livenessProbe:
+      exec: {command: [test, -e, %s]}
+      periodSeconds: 1
+      failureThreshold: 1
+`, alive))
+		restarts := func() int32 {
+			p, err := client.CoreV1().Pods("default").Get(ctx, "liveness", metav1.GetOptions{})
+			if err != nil || len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].State.Running == nil {
+				return -1
+			}
+			return p.Status.ContainerStatuses[0].RestartCount
+		}
+		waitFor(t, "the liveness pod to run", func() bool { return restarts() == 0 })
+		if err := os.Remove(alive); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "a restart after the liveness probe failed", func() bool { return restarts() >= 1 })
+		if err := os.WriteFile(alive, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out := c.ok("logs", "liveness", "--previous"); out != "started\n" {
+			t.Errorf("kubectl logs --previous: %q, want the previous instance's output", out)
+		}
+		c.ok("delete", "pod", "liveness")
+	})
+
 	t.Run("delete pod", func(t *testing.T) {
 		p := pods[5]
 		c.ok("delete", "pod", p.Name)
@@ -397,6 +445,39 @@ func TestCluster(t *testing.T) {
 				slices.Equal(endpointIPs(true), rest) && slices.Equal(endpointIPs(false), onVictim)
 		})
 	})
+}
+
+// TestClusterCrash: an up that was killed leaves its nodes and pods
+// running; the next up removes them and brings the cluster back, pods
+// included.
+func TestClusterCrash(t *testing.T) {
+	c := startCluster(t, 1)
+	client := c.client()
+	ctx := context.Background()
+	c.applyStdin(hostnamesManifest + hostnamesPod(0, "/"))
+	podUp := func() *corev1.Pod {
+		p, err := client.CoreV1().Pods("default").Get(ctx, "hostnames-0", metav1.GetOptions{})
+		if err != nil || !podReady(p) {
+			return nil
+		}
+		got, err := dialFrom(c.netns, net.JoinHostPort(p.Status.PodIP, "9376"))
+		if err != nil || got != p.Name {
+			return nil
+		}
+		return p
+	}
+	waitFor(t, "the pod to answer", func() bool { return podUp() != nil })
+
+	if err := c.up.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-c.done
+	if _, err := os.Stat(namespaces.Path(c.name + "-node1")); err != nil {
+		t.Fatalf("after a crash the node namespace should still be there for the next up to clean: %v", err)
+	}
+	c.start()
+	client = c.client()
+	waitFor(t, "the pod to answer again after the new up", func() bool { return podUp() != nil })
 }
 
 // killAgent kills the agent of a node of the cluster (its pods live on).
