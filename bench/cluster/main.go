@@ -1,0 +1,204 @@
+// Command cluster measures a whole portway cluster (`portway up`) and prints
+// the figures: time to all nodes Ready, pod create → Running → ready in an
+// EndpointSlice, 100 pods per node (fill time, agent memory and CPU, per-pod
+// memory), and EndpointSlice update latency with 1000 status-only pods behind
+// one Service. It never asserts anything; see README.md for what each figure
+// means. It needs root (portway up does).
+//
+//	go run ./bench/cluster [-portway BIN] [-only up|pods|density|endpoints1000] [-ups 3] [-pods 60] [-density 100] [-idle 30s]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type config struct {
+	portway       string // binary under test
+	portwaySource string // where it came from, for the header
+	only          string // one part, or "" for all
+	ups           int
+	pods          int
+	density       int // pods per node
+	idle          time.Duration
+	flags         string
+	name          string // prefix of the cluster names, unique to this run
+}
+
+// parts, in the order they run.
+var parts = []string{"up", "pods", "density", "endpoints1000"}
+
+// nodes is the cluster size every part that runs `up` uses.
+const nodes = 3
+
+// report holds every table; it is printed at the end, also after an error
+// or Ctrl-C, so figures already taken are not lost.
+type report struct {
+	up, pods, fill, procs, perPod, endpoints, epFill table
+}
+
+func newReport(cfg config) *report {
+	dist := []string{"figure", "min", "p50", "p99", "max", "samples"}
+	return &report{
+		up: table{
+			title:  fmt.Sprintf("portway up --nodes %d (ms)", nodes),
+			header: dist,
+			notes: []string{"exec → export line: from just before exec to the `export KUBECONFIG=` line (every node Ready)",
+				"each run in a fresh network namespace and data dir; SIGINT → exit: the teardown"},
+		},
+		pods: table{
+			title:  fmt.Sprintf("Pod startup, one pod at a time, %d nodes (ms from the create call returning)", nodes),
+			header: dist,
+			notes:  []string{"seen through informers; each pod is ready in the Service's EndpointSlice before the next is created"},
+		},
+		fill: table{
+			title:  fmt.Sprintf("%d pods per node × %d nodes, created at once", cfg.density, nodes),
+			header: []string{"asked", "created", "running+ready", "create calls s", "fill s", "pods/s", "MemAvailable before MiB", "min during MiB", "after MiB", "outcome"},
+			notes:  []string{"fill: from the first create call to the last pod Running and Ready (informer)"},
+		},
+		procs: table{
+			title:  "Per process, after the fill",
+			header: []string{"process", "RSS MiB", "PSS MiB", "CPU s in fill", "CPU % in fill", "CPU % idle"},
+			notes:  []string{"CPU: utime+stime from /proc/PID/stat (CLK_TCK 100); 100% is one core; idle: over -idle after the fill"},
+		},
+		perPod: table{
+			title:  "Per pod, after the fill",
+			header: []string{"processes", "count", "total RSS MiB", "RSS MiB / pod", "total PSS MiB", "PSS MiB / pod", "CPU % idle, all"},
+			notes:  []string{"RSS counts the shared portway binary's pages in every process; PSS splits shared pages between their users"},
+		},
+		epFill: table{
+			title:  "1000 status-only pods behind one Service: setup (s)",
+			header: []string{"step", "seconds", "notes"},
+		},
+		endpoints: table{
+			title:  "1000 status-only pods behind one Service: EndpointSlice updates (ms)",
+			header: dist,
+			notes:  []string{"from the pod status update (UpdateStatus) returning to the EndpointSlice informer showing it; control plane only, no agent"},
+		},
+	}
+}
+
+func (r *report) print() {
+	for _, t := range []*table{&r.up, &r.pods, &r.fill, &r.procs, &r.perPod, &r.epFill, &r.endpoints} {
+		t.print(os.Stdout)
+	}
+}
+
+func main() {
+	cfg, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(2)
+	}
+	// Ctrl-C cancels ctx; every step gives up and the deferred cleanups stop
+	// the clusters and remove the namespaces and temp dirs.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, cfg)
+	if ctx.Err() != nil {
+		err = errors.New("interrupted; the figures taken so far are above")
+	}
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags() (config, error) {
+	var cfg config
+	flag.StringVar(&cfg.portway, "portway", "", "portway binary to measure (default: go build ./cmd/portway into a temp dir; run from the repo)")
+	flag.StringVar(&cfg.only, "only", "", "run one part only: "+strings.Join(parts, "|"))
+	flag.IntVar(&cfg.ups, "ups", 3, "`portway up` runs to time")
+	flag.IntVar(&cfg.pods, "pods", 60, "pods created one at a time for the pod startup figures")
+	flag.IntVar(&cfg.density, "density", 100, "pods per node for the density figures")
+	flag.DurationVar(&cfg.idle, "idle", 30*time.Second, "idle window after the density fill for the CPU % figures")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	var fl []string
+	flag.VisitAll(func(f *flag.Flag) { fl = append(fl, fmt.Sprintf("-%s=%s", f.Name, f.Value)) })
+	cfg.flags = strings.Join(fl, " ")
+	if cfg.only != "" && !slices.Contains(parts, cfg.only) {
+		return cfg, fmt.Errorf("-only %q: want one of %s", cfg.only, strings.Join(parts, ", "))
+	}
+	if cfg.ups < 1 || cfg.pods < 1 || cfg.density < 1 || cfg.idle <= 0 {
+		return cfg, errors.New("-ups, -pods, -density and -idle must be positive")
+	}
+	if os.Geteuid() != 0 {
+		return cfg, errors.New("needs root: portway up creates network namespaces and links")
+	}
+	// Cluster names prefix links (at most 10 characters); the pid keeps a
+	// run's names apart from another run's and from the e2e tests' (pwt...).
+	cfg.name = fmt.Sprintf("pwb%d", os.Getpid()%10000)
+	return cfg, nil
+}
+
+func run(ctx context.Context, cfg config) error {
+	root, err := os.MkdirTemp("", "portway-bench-cluster-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+
+	cfg.portwaySource = "-portway"
+	if cfg.portway == "" {
+		cfg.portway, cfg.portwaySource = filepath.Join(root, "portway"), "built from ./cmd/portway"
+		logf("building portway")
+		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.portway, "github.com/portway/portway/cmd/portway")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("building portway: %w", err)
+		}
+	}
+	printHeader(os.Stdout, cfg, root)
+
+	rep := newReport(cfg)
+	defer rep.print()
+	steps := map[string]func(context.Context, config, string, *report) error{
+		"up": benchUp, "pods": benchPods, "density": benchDensity, "endpoints1000": benchEndpoints,
+	}
+	// A part that fails leaves its table short; the others still run, as
+	// their figures do not depend on it.
+	var errs []error
+	for _, p := range parts {
+		if cfg.only != "" && p != cfg.only {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		logf("== %s", p)
+		if err := steps[p](ctx, cfg, root, rep); err != nil {
+			logf("%s: %v", p, err)
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+var startTime = time.Now()
+
+// logf is progress on stderr; the figures go to stdout.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(startTime).Seconds(), fmt.Sprintf(format, args...))
+}

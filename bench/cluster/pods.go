@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+)
+
+const agnhostImage = "registry.k8s.io/e2e-test-images/agnhost:2.40"
+
+// podTimeout is how long one pod may take to get ready in the pods part
+// before it counts as stuck (its p50 is about a second).
+const podTimeout = time.Minute
+
+// agnhostPod is a serve-hostname pod (portway runs the agnhost image
+// itself) that is ready once its port answers.
+func agnhostPod(name, app string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": app}},
+		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: ptr.To(int64(1)),
+			Containers: []corev1.Container{{
+				Name:    "serve-hostname",
+				Image:   agnhostImage,
+				Command: []string{"/agnhost", "serve-hostname"},
+				Ports:   []corev1.ContainerPort{{Name: "serve", ContainerPort: 9376}},
+				ReadinessProbe: &corev1.Probe{
+					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9376)}},
+					PeriodSeconds: 1,
+				},
+			}},
+		},
+	}
+}
+
+// service selects the pods labelled app.
+func service(name, app string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": app},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(9376)}},
+		},
+	}
+}
+
+// setupNamespace creates namespace ns and a Service in it, and starts a
+// tracker on both.
+func setupNamespace(ctx context.Context, cs kubernetes.Interface, ns, svc, app string) (*tracker, error) {
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, service(svc, app), metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(ns))
+	return newTracker(ctx, f, svc)
+}
+
+// benchPods creates pods one at a time, each ready in the Service's
+// EndpointSlice before the next, and times each step of its startup.
+func benchPods(ctx context.Context, cfg config, root string, rep *report) (err error) {
+	c, err := startCluster(ctx, cfg, cfg.name+"p", filepath.Join(root, "pods"), nodes)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := c.stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	cs, err := c.client()
+	if err != nil {
+		return err
+	}
+	// The informers stop with this part.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	const ns, svc, app = "bench", "hostnames", "hostnames"
+	t, err := setupNamespace(ctx, cs, ns, svc, app)
+	if err != nil {
+		return err
+	}
+
+	var call, running, ready, endpoint []time.Duration
+	var stuck []string
+	defer func() {
+		rep.pods.dist("create call", call)
+		rep.pods.dist("→ phase Running", running)
+		rep.pods.dist("→ Ready condition True", ready)
+		rep.pods.dist("→ ready in EndpointSlice", endpoint)
+		if len(stuck) > 0 {
+			rep.pods.notes = append(rep.pods.notes, fmt.Sprintf("%d of %d pods left out of the figures above (stuck for %s, the next pod was created anyway):", len(stuck), len(call), podTimeout))
+			rep.pods.notes = append(rep.pods.notes, stuck...)
+			rep.pods.notes = append(rep.pods.notes, "logs kept in "+c.keepLogs("pods"))
+		}
+	}()
+	// Events that arrive before the create call returns count as 0.
+	since := func(t0, t time.Time) time.Duration { return max(0, t.Sub(t0)) }
+	stages := []string{"Running", "Ready", "ready in the EndpointSlice"}
+	for i := range cfg.pods {
+		name := fmt.Sprintf("seq-%03d", i)
+		ws := []*waiter{t.when(podRunning(name)), t.when(podReady(name)), t.when(endpointIs(name, true))}
+		t0 := time.Now()
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, agnhostPod(name, app), metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		returned := time.Now()
+		call = append(call, returned.Sub(t0))
+		var at [3]time.Time
+		var werr error
+		for j, w := range ws {
+			if at[j], werr = w.wait(ctx, podTimeout); werr != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				for _, w := range ws {
+					t.cancel(w)
+				}
+				var desc string
+				t.locked(func() { desc = describePod(t.pods[name]) })
+				stuck = append(stuck, fmt.Sprintf("  %s: not %s within %s; then: %s", name, stages[j], podTimeout, desc))
+				logf("pods: %s not %s within %s (%s)", name, stages[j], podTimeout, desc)
+				break
+			}
+		}
+		if werr != nil {
+			continue
+		}
+		running = append(running, since(returned, at[0]))
+		ready = append(ready, since(returned, at[1]))
+		endpoint = append(endpoint, since(returned, at[2]))
+		if (i+1)%10 == 0 {
+			logf("pods: %d/%d", i+1, cfg.pods)
+		}
+	}
+	if len(stuck) > 0 {
+		return fmt.Errorf("%d pods stuck (see the notes under the table)", len(stuck))
+	}
+	return nil
+}

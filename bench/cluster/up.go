@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// benchUp times `portway up --nodes 3` from exec to every node Ready, and
+// its teardown, each run in a fresh network namespace and data dir.
+func benchUp(ctx context.Context, cfg config, root string, rep *report) error {
+	var ready, self, stop []time.Duration
+	defer func() {
+		rep.up.dist("exec → export KUBECONFIG line", ready)
+		rep.up.dist(`up's own "up in"`, self)
+		rep.up.dist("SIGINT → exit (no pods)", stop)
+	}()
+	for i := range cfg.ups {
+		logf("up %d/%d", i+1, cfg.ups)
+		c, err := startCluster(ctx, cfg, fmt.Sprintf("%su%d", cfg.name, i), filepath.Join(root, fmt.Sprintf("up-%d", i+1)), nodes)
+		if err != nil {
+			return err
+		}
+		ready, self = append(ready, c.ready), append(self, c.selfTold)
+		took, err := c.stopTimed()
+		if err != nil {
+			return err
+		}
+		stop = append(stop, took)
+	}
+	return nil
+}
