@@ -139,6 +139,9 @@ func (r *Runtime) podChanged(ctx context.Context, pod *corev1.Pod) {
 	w := r.workers[pod.UID]
 	if w == nil {
 		w = newPodWorker(r, pod)
+		// Before the worker runs: its first sync must see the pod, or it
+		// takes the pod for gone and tears it down.
+		w.update(pod)
 		r.workers[pod.UID] = w
 		r.wg.Add(1)
 		go func() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -74,7 +75,7 @@ func (w *podWorker) status(pod *corev1.Pod) *corev1.PodStatus {
 // keeping lastTransitionTime where the status did not change, and keeps
 // the others.
 func mergeConditions(old, want []corev1.PodCondition) []corev1.PodCondition {
-	now := metav1.Now()
+	now := apiTime(time.Now())
 	out := make([]corev1.PodCondition, 0, len(old)+len(want))
 	owned := map[corev1.PodConditionType]bool{}
 	for _, c := range want {
@@ -129,7 +130,7 @@ func (w *podWorker) containerStatuses(pod *corev1.Pod, specs []corev1.Container,
 			st.ContainerID = "portway://" + c.cur.ID
 			st.RestartCount = c.restarts
 			if !c.cur.done() {
-				st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(c.cur.startedAt())}
+				st.State.Running = &corev1.ContainerStateRunning{StartedAt: apiTime(c.cur.startedAt())}
 				st.Started = ptr.To(c.probes.started())
 				st.Ready = *st.Started && c.probes.ready()
 			} else if c.waitingReason != "" {
@@ -163,13 +164,17 @@ func isInit(pod *corev1.Pod, name string) bool {
 	return slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == name })
 }
 
+// apiTime is t as the API stores it, to the second, so that a status read
+// back compares equal to the one computed and a resync writes nothing.
+func apiTime(t time.Time) metav1.Time { return metav1.NewTime(t.Truncate(time.Second)) }
+
 func terminated(i *instance) *corev1.ContainerStateTerminated {
 	e := i.exit
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    e.ExitCode,
 		Signal:      e.Signal,
-		StartedAt:   metav1.NewTime(e.StartedAt),
-		FinishedAt:  metav1.NewTime(e.FinishedAt),
+		StartedAt:   apiTime(e.StartedAt),
+		FinishedAt:  apiTime(e.FinishedAt),
 		ContainerID: "portway://" + i.ID,
 	}
 	switch {

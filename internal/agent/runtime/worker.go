@@ -130,7 +130,7 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		return resync, false
 	}
 	if w.startTime == nil {
-		w.startTime = ptr.To(metav1.Now())
+		w.startTime = ptr.To(apiTime(time.Now()))
 	}
 	again := resync
 	if w.sb == nil {
