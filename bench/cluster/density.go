@@ -39,7 +39,7 @@ func benchDensity(ctx context.Context, cfg config, root string, rep *report) (er
 			err = serr
 		}
 		if took > 0 {
-			rep.up.dist(fmt.Sprintf("SIGINT → exit with %d pods", pods), []time.Duration{took})
+			rep.up.Dist(fmt.Sprintf("SIGINT → exit with %d pods", pods), []time.Duration{took})
 		}
 	}()
 	cs, err := c.client()
@@ -213,17 +213,17 @@ wait:
 	})
 	stopGuard()
 	memAfter := memAvailableKB()
-	rep.fill.add(strconv.Itoa(total), strconv.Itoa(pods), strconv.Itoa(readyNow), secs(createTook), secs(fill),
+	rep.fill.Add(strconv.Itoa(total), strconv.Itoa(pods), strconv.Itoa(readyNow), secs(createTook), secs(fill),
 		fmt.Sprintf("%.1f", float64(readyNow)/fill.Seconds()),
 		mib(memBefore), mib(memMin.Load()), mib(memAfter), outcome)
 	logf("density: %d/%d Running and Ready after %s (%s)", readyNow, total, secs(fill), outcome)
 	if len(notReady) > 0 {
-		rep.fill.notes = append(rep.fill.notes, fmt.Sprintf("not Running and Ready at the end of the fill (%d):", len(notReady)))
-		rep.fill.notes = append(rep.fill.notes, notReady[:min(len(notReady), 10)]...)
+		rep.fill.Notes = append(rep.fill.Notes, fmt.Sprintf("not Running and Ready at the end of the fill (%d):", len(notReady)))
+		rep.fill.Notes = append(rep.fill.Notes, notReady[:min(len(notReady), 10)]...)
 		if len(notReady) > 10 {
-			rep.fill.notes = append(rep.fill.notes, fmt.Sprintf("  ... and %d more", len(notReady)-10))
+			rep.fill.Notes = append(rep.fill.Notes, fmt.Sprintf("  ... and %d more", len(notReady)-10))
 		}
-		rep.fill.notes = append(rep.fill.notes, "logs kept in "+c.keepLogs("density"))
+		rep.fill.Notes = append(rep.fill.Notes, "logs kept in "+c.keepLogs("density"))
 	}
 
 	// Memory and the fill's CPU, right after the fill.
@@ -290,10 +290,10 @@ wait:
 		}
 	}
 	for i, r := range procRows {
-		rep.procs.add(append(r, idlePct[i])...)
+		rep.procs.Add(append(r, idlePct[i])...)
 	}
 	for k, r := range groupRows {
-		rep.perPod.add(append(r, idlePct[len(watched)+k])...)
+		rep.perPod.Add(append(r, idlePct[len(watched)+k])...)
 	}
 	return fillErr
 }

@@ -76,7 +76,7 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 	if err != nil {
 		return err
 	}
-	rep.epFill.add("create 1000 pods", secs(time.Since(start)), fmt.Sprintf("%d concurrent clients", creators))
+	rep.epFill.Add("create 1000 pods", secs(time.Since(start)), fmt.Sprintf("%d concurrent clients", creators))
 
 	logf("endpoints1000: setting their status Running and Ready")
 	// Registered first, so that the time is the event's, not this call's.
@@ -117,7 +117,7 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 	if err != nil {
 		return err
 	}
-	rep.epFill.add("set 1000 pod statuses Running+Ready", secs(last.Sub(start)), "UpdateStatus, as an agent does")
+	rep.epFill.Add("set 1000 pod statuses Running+Ready", secs(last.Sub(start)), "UpdateStatus, as an agent does")
 	at, err := w.wait(ctx, 5*time.Minute)
 	if err != nil {
 		var n int
@@ -126,14 +126,14 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 	}
 	var nSlices int
 	t.locked(func() { nSlices = len(t.slices) })
-	rep.epFill.add("last status update → 1000 ready in slices", secs(max(0, at.Sub(last))),
+	rep.epFill.Add("last status update → 1000 ready in slices", secs(max(0, at.Sub(last))),
 		fmt.Sprintf("%d EndpointSlices", nSlices))
 
 	logf("endpoints1000: %d readiness flips", flips)
 	var toFalse, toTrue []time.Duration
 	defer func() {
-		rep.endpoints.dist("Ready True→False → endpoint ready=false", toFalse)
-		rep.endpoints.dist("Ready False→True → endpoint ready=true", toTrue)
+		rep.endpoints.Dist("Ready True→False → endpoint ready=false", toFalse)
+		rep.endpoints.Dist("Ready False→True → endpoint ready=true", toTrue)
 	}()
 	for range flips {
 		i := rand.IntN(bigPods)

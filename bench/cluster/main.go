@@ -15,12 +15,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/portway/portway/bench/internal/figures"
 )
 
 type config struct {
@@ -44,53 +44,53 @@ const nodes = 3
 // report holds every table; it is printed at the end, also after an error
 // or Ctrl-C, so figures already taken are not lost.
 type report struct {
-	up, pods, fill, procs, perPod, endpoints, epFill table
+	up, pods, fill, procs, perPod, endpoints, epFill figures.Table
 }
 
 func newReport(cfg config) *report {
 	dist := []string{"figure", "min", "p50", "p99", "max", "samples"}
 	return &report{
-		up: table{
-			title:  fmt.Sprintf("portway up --nodes %d (ms)", nodes),
-			header: dist,
-			notes: []string{"exec → export line: from just before exec to the `export KUBECONFIG=` line (every node Ready)",
+		up: figures.Table{
+			Title:  fmt.Sprintf("portway up --nodes %d (ms)", nodes),
+			Header: dist,
+			Notes: []string{"exec → export line: from just before exec to the `export KUBECONFIG=` line (every node Ready)",
 				"each run in a fresh network namespace and data dir; SIGINT → exit: the teardown"},
 		},
-		pods: table{
-			title:  fmt.Sprintf("Pod startup, one pod at a time, %d nodes (ms from the create call returning)", nodes),
-			header: dist,
-			notes:  []string{"seen through informers; each pod is ready in the Service's EndpointSlice before the next is created"},
+		pods: figures.Table{
+			Title:  fmt.Sprintf("Pod startup, one pod at a time, %d nodes (ms from the create call returning)", nodes),
+			Header: dist,
+			Notes:  []string{"seen through informers; each pod is ready in the Service's EndpointSlice before the next is created"},
 		},
-		fill: table{
-			title:  fmt.Sprintf("%d pods per node × %d nodes, created at once", cfg.density, nodes),
-			header: []string{"asked", "created", "running+ready", "create calls s", "fill s", "pods/s", "MemAvailable before MiB", "min during MiB", "after MiB", "outcome"},
-			notes:  []string{"fill: from the first create call to the last pod Running and Ready (informer)"},
+		fill: figures.Table{
+			Title:  fmt.Sprintf("%d pods per node × %d nodes, created at once", cfg.density, nodes),
+			Header: []string{"asked", "created", "running+ready", "create calls s", "fill s", "pods/s", "MemAvailable before MiB", "min during MiB", "after MiB", "outcome"},
+			Notes:  []string{"fill: from the first create call to the last pod Running and Ready (informer)"},
 		},
-		procs: table{
-			title:  "Per process, after the fill",
-			header: []string{"process", "RSS MiB", "PSS MiB", "CPU s in fill", "CPU % in fill", "CPU % idle"},
-			notes:  []string{"CPU: utime+stime from /proc/PID/stat (CLK_TCK 100); 100% is one core; idle: over -idle after the fill"},
+		procs: figures.Table{
+			Title:  "Per process, after the fill",
+			Header: []string{"process", "RSS MiB", "PSS MiB", "CPU s in fill", "CPU % in fill", "CPU % idle"},
+			Notes:  []string{"CPU: utime+stime from /proc/PID/stat (CLK_TCK 100); 100% is one core; idle: over -idle after the fill"},
 		},
-		perPod: table{
-			title:  "Per pod, after the fill",
-			header: []string{"processes", "count", "total RSS MiB", "RSS MiB / pod", "total PSS MiB", "PSS MiB / pod", "CPU % idle, all"},
-			notes:  []string{"RSS counts the shared portway binary's pages in every process; PSS splits shared pages between their users"},
+		perPod: figures.Table{
+			Title:  "Per pod, after the fill",
+			Header: []string{"processes", "count", "total RSS MiB", "RSS MiB / pod", "total PSS MiB", "PSS MiB / pod", "CPU % idle, all"},
+			Notes:  []string{"RSS counts the shared portway binary's pages in every process; PSS splits shared pages between their users"},
 		},
-		epFill: table{
-			title:  "1000 status-only pods behind one Service: setup (s)",
-			header: []string{"step", "seconds", "notes"},
+		epFill: figures.Table{
+			Title:  "1000 status-only pods behind one Service: setup (s)",
+			Header: []string{"step", "seconds", "notes"},
 		},
-		endpoints: table{
-			title:  "1000 status-only pods behind one Service: EndpointSlice updates (ms)",
-			header: dist,
-			notes:  []string{"from the pod status update (UpdateStatus) returning to the EndpointSlice informer showing it; control plane only, no agent"},
+		endpoints: figures.Table{
+			Title:  "1000 status-only pods behind one Service: EndpointSlice updates (ms)",
+			Header: dist,
+			Notes:  []string{"from the pod status update (UpdateStatus) returning to the EndpointSlice informer showing it; control plane only, no agent"},
 		},
 	}
 }
 
 func (r *report) print() {
-	for _, t := range []*table{&r.up, &r.pods, &r.fill, &r.procs, &r.perPod, &r.epFill, &r.endpoints} {
-		t.print(os.Stdout)
+	for _, t := range []*figures.Table{&r.up, &r.pods, &r.fill, &r.procs, &r.perPod, &r.epFill, &r.endpoints} {
+		t.Print(os.Stdout)
 	}
 }
 
@@ -100,18 +100,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(2)
 	}
-	// Ctrl-C cancels ctx; every step gives up and the deferred cleanups stop
-	// the clusters and remove the namespaces and temp dirs.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, cfg)
-	if ctx.Err() != nil {
-		err = errors.New("interrupted; the figures taken so far are above")
-	}
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	figures.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
 
 func parseFlags() (config, error) {

@@ -93,14 +93,14 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 	var call, running, ready, endpoint []time.Duration
 	var stuck []string
 	defer func() {
-		rep.pods.dist("create call", call)
-		rep.pods.dist("→ phase Running", running)
-		rep.pods.dist("→ Ready condition True", ready)
-		rep.pods.dist("→ ready in EndpointSlice", endpoint)
+		rep.pods.Dist("create call", call)
+		rep.pods.Dist("→ phase Running", running)
+		rep.pods.Dist("→ Ready condition True", ready)
+		rep.pods.Dist("→ ready in EndpointSlice", endpoint)
 		if len(stuck) > 0 {
-			rep.pods.notes = append(rep.pods.notes, fmt.Sprintf("%d of %d pods left out of the figures above (stuck for %s, the next pod was created anyway):", len(stuck), len(call), podTimeout))
-			rep.pods.notes = append(rep.pods.notes, stuck...)
-			rep.pods.notes = append(rep.pods.notes, "logs kept in "+c.keepLogs("pods"))
+			rep.pods.Notes = append(rep.pods.Notes, fmt.Sprintf("%d of %d pods left out of the figures above (stuck for %s, the next pod was created anyway):", len(stuck), len(call), podTimeout))
+			rep.pods.Notes = append(rep.pods.Notes, stuck...)
+			rep.pods.Notes = append(rep.pods.Notes, "logs kept in "+c.keepLogs("pods"))
 		}
 	}()
 	// Events that arrive before the create call returns count as 0.

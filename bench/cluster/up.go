@@ -12,9 +12,9 @@ import (
 func benchUp(ctx context.Context, cfg config, root string, rep *report) error {
 	var ready, self, stop []time.Duration
 	defer func() {
-		rep.up.dist("exec → export KUBECONFIG line", ready)
-		rep.up.dist(`up's own "up in"`, self)
-		rep.up.dist("SIGINT → exit (no pods)", stop)
+		rep.up.Dist("exec → export KUBECONFIG line", ready)
+		rep.up.Dist(`up's own "up in"`, self)
+		rep.up.Dist("SIGINT → exit (no pods)", stop)
 	}()
 	for i := range cfg.ups {
 		logf("up %d/%d", i+1, cfg.ups)

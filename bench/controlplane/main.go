@@ -15,13 +15,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/portway/portway/bench/internal/figures"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,49 +42,49 @@ type config struct {
 // report holds every table; it is printed at the end, also after an error
 // or Ctrl-C, so figures already taken are not lost.
 type report struct {
-	startup, restart, requests, watch, throughput, settle, memory table
+	startup, restart, requests, watch, throughput, settle, memory figures.Table
 }
 
 func newReport(cfg config) *report {
 	return &report{
-		startup: table{
-			title:  fmt.Sprintf("Startup on a fresh data dir (ms from exec; runs: %d)", cfg.startups),
-			header: []string{"figure", "min", "p50", "max"},
+		startup: figures.Table{
+			Title:  fmt.Sprintf("Startup on a fresh data dir (ms from exec; runs: %d)", cfg.startups),
+			Header: []string{"figure", "min", "p50", "max"},
 		},
-		restart: table{
-			title:  "Restart on an existing data dir (ms from exec)",
-			header: []string{"data dir", "objects", "ready line", "first /readyz", "server's own", "stop before (SIGTERM→exit)"},
+		restart: figures.Table{
+			Title:  "Restart on an existing data dir (ms from exec)",
+			Header: []string{"data dir", "objects", "ready line", "first /readyz", "server's own", "stop before (SIGTERM→exit)"},
 		},
-		requests: table{
-			title:  "Requests, one client, sequential (ms)",
-			header: []string{"kind", "existing", "create p50", "create p99", "get p50", "get p99", "list p50", "list items", "samples"},
-			notes:  []string{"create: with one watch open on the namespace; list: the whole namespace in one request, decoded by client-go"},
+		requests: figures.Table{
+			Title:  "Requests, one client, sequential (ms)",
+			Header: []string{"kind", "existing", "create p50", "create p99", "get p50", "get p99", "list p50", "list items", "samples"},
+			Notes:  []string{"create: with one watch open on the namespace; list: the whole namespace in one request, decoded by client-go"},
 		},
-		watch: table{
-			title:  "Watch delivery, one open watch (ms)",
-			header: []string{"kind", "existing", "call→event p50", "call→event p99", "return→event p50", "return→event p99", "events"},
-			notes:  []string{"call→event: from just before the create call; return→event: from the create call returning (0 if the event came first)"},
+		watch: figures.Table{
+			Title:  "Watch delivery, one open watch (ms)",
+			Header: []string{"kind", "existing", "call→event p50", "call→event p99", "return→event p50", "return→event p99", "events"},
+			Notes:  []string{"call→event: from just before the create call; return→event: from the create call returning (0 if the event came first)"},
 		},
-		settle: table{
-			title:  "Endpoint controllers catching up after a Service fill (s)",
-			header: []string{"kind", "services", "endpointslices", "seconds"},
-			notes:  []string{"from the end of a fill until every Service has its EndpointSlice; the latencies are sampled after it"},
+		settle: figures.Table{
+			Title:  "Endpoint controllers catching up after a Service fill (s)",
+			Header: []string{"kind", "services", "endpointslices", "seconds"},
+			Notes:  []string{"from the end of a fill until every Service has its EndpointSlice; the latencies are sampled after it"},
 		},
-		throughput: table{
-			title:  fmt.Sprintf("Create throughput, %d concurrent clients", cfg.clients),
-			header: []string{"kind", "phase", "existing before", "created", "seconds", "objects/s"},
+		throughput: figures.Table{
+			Title:  fmt.Sprintf("Create throughput, %d concurrent clients", cfg.clients),
+			Header: []string{"kind", "phase", "existing before", "created", "seconds", "objects/s"},
 		},
-		memory: table{
-			title:  "Server memory and etcd size",
-			header: []string{"kind", "when", "bench objects", "RSS MiB", "peak RSS MiB", "etcd dir MiB", "etcd db MiB"},
-			notes:  []string{"RSS/peak: VmRSS/VmHWM of the portway process; etcd dir includes preallocated 64 MB WAL files"},
+		memory: figures.Table{
+			Title:  "Server memory and etcd size",
+			Header: []string{"kind", "when", "bench objects", "RSS MiB", "peak RSS MiB", "etcd dir MiB", "etcd db MiB"},
+			Notes:  []string{"RSS/peak: VmRSS/VmHWM of the portway process; etcd dir includes preallocated 64 MB WAL files"},
 		},
 	}
 }
 
 func (r *report) print() {
-	for _, t := range []*table{&r.startup, &r.restart, &r.requests, &r.watch, &r.throughput, &r.settle, &r.memory} {
-		t.print(os.Stdout)
+	for _, t := range []*figures.Table{&r.startup, &r.restart, &r.requests, &r.watch, &r.throughput, &r.settle, &r.memory} {
+		t.Print(os.Stdout)
 	}
 }
 
@@ -94,18 +94,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(2)
 	}
-	// Ctrl-C cancels ctx; every step gives up and the deferred cleanups stop
-	// the servers and remove the temp dirs.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err = run(ctx, cfg)
-	if ctx.Err() != nil {
-		err = errors.New("interrupted; the figures taken so far are above")
-	}
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	figures.Main(func(ctx context.Context) error { return run(ctx, cfg) })
 }
 
 func parseFlags() (config, error) {
@@ -200,7 +189,7 @@ func benchStartup(ctx context.Context, cfg config, root string, rep *report) err
 		{"server's own \"ready in\"", self},
 		{"stop (SIGTERM→exit)", stop},
 	} {
-		rep.startup.add(f.name, ms(pct(f.d, 0)), ms(pct(f.d, 50)), ms(pct(f.d, 100)))
+		rep.startup.Add(f.name, ms(figures.Pct(f.d, 0)), ms(figures.Pct(f.d, 50)), ms(figures.Pct(f.d, 100)))
 	}
 
 	logf("restart on the data dir of startup %d", cfg.startups)
@@ -208,7 +197,7 @@ func benchStartup(ctx context.Context, cfg config, root string, rep *report) err
 	if err != nil {
 		return err
 	}
-	rep.restart.add("startup-N's (built-ins only)", "0", ms(st.readyLine), ms(st.readyz), ms(st.selfTold), ms(stop[len(stop)-1]))
+	rep.restart.Add("startup-N's (built-ins only)", "0", ms(st.readyLine), ms(st.readyz), ms(st.selfTold), ms(stop[len(stop)-1]))
 	s.stop()
 	return nil
 }
@@ -265,7 +254,7 @@ func benchKind(ctx context.Context, cfg config, root string, k kind, rep *report
 	if s, st, err = startServer(ctx, cfg, dir); err != nil {
 		return err
 	}
-	rep.restart.add(k.resource, strconv.Itoa(p.n), ms(st.readyLine), ms(st.readyz), ms(st.selfTold), ms(stopped))
+	rep.restart.Add(k.resource, strconv.Itoa(p.n), ms(st.readyLine), ms(st.readyz), ms(st.selfTold), ms(stopped))
 	return nil
 }
 
@@ -280,7 +269,7 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 		if err != nil {
 			return err
 		}
-		rep.throughput.add(p.resource, "fill", strconv.Itoa(before), strconv.Itoa(size-before), fmt.Sprintf("%.2f", d.Seconds()), perSec(size-before, d))
+		rep.throughput.Add(p.resource, "fill", strconv.Itoa(before), strconv.Itoa(size-before), fmt.Sprintf("%.2f", d.Seconds()), perSec(size-before, d))
 		if p.resource == "services" {
 			if err := waitForSlices(ctx, cs, p, rep); err != nil {
 				return err
@@ -310,10 +299,10 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 	if err != nil {
 		return err
 	}
-	rep.requests.add(p.resource, existing, ms(pct(w.create, 50)), ms(pct(w.create, 99)),
-		ms(pct(gets, 50)), ms(pct(gets, 99)), ms(pct(listDur, 50)), strconv.Itoa(items), strconv.Itoa(samples))
-	rep.watch.add(p.resource, existing, ms(pct(w.fromCall, 50)), ms(pct(w.fromCall, 99)),
-		ms(pct(w.afterReturn, 50)), ms(pct(w.afterReturn, 99)), strconv.Itoa(len(w.fromCall)))
+	rep.requests.Add(p.resource, existing, ms(figures.Pct(w.create, 50)), ms(figures.Pct(w.create, 99)),
+		ms(figures.Pct(gets, 50)), ms(figures.Pct(gets, 99)), ms(figures.Pct(listDur, 50)), strconv.Itoa(items), strconv.Itoa(samples))
+	rep.watch.Add(p.resource, existing, ms(figures.Pct(w.fromCall, 50)), ms(figures.Pct(w.fromCall, 99)),
+		ms(figures.Pct(w.afterReturn, 50)), ms(figures.Pct(w.afterReturn, 99)), strconv.Itoa(len(w.fromCall)))
 
 	// Throughput at this size: enough creates to last a while, starting with
 	// about size objects existing.
@@ -323,7 +312,7 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 	if err != nil {
 		return err
 	}
-	rep.throughput.add(p.resource, fmt.Sprintf("at %d", size), strconv.Itoa(before), strconv.Itoa(n), fmt.Sprintf("%.2f", d.Seconds()), perSec(n, d))
+	rep.throughput.Add(p.resource, fmt.Sprintf("at %d", size), strconv.Itoa(before), strconv.Itoa(n), fmt.Sprintf("%.2f", d.Seconds()), perSec(n, d))
 	return nil
 }
 
@@ -334,7 +323,7 @@ func addMemory(rep *report, s *server, k kind, when string, objects int) {
 		logf("reading RSS: %v", err)
 	}
 	total, db := s.etcdSize()
-	rep.memory.add(k.resource, when, strconv.Itoa(objects), mib(rss<<10), mib(hwm<<10), mib(total), mib(db))
+	rep.memory.Add(k.resource, when, strconv.Itoa(objects), mib(rss<<10), mib(hwm<<10), mib(total), mib(db))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -365,7 +354,7 @@ func waitForSlices(ctx context.Context, cs kubernetes.Interface, p *population, 
 			return err
 		}
 		if len(list.Items) >= p.n {
-			rep.settle.add(p.resource, strconv.Itoa(p.n), strconv.Itoa(len(list.Items)), fmt.Sprintf("%.2f", time.Since(start).Seconds()))
+			rep.settle.Add(p.resource, strconv.Itoa(p.n), strconv.Itoa(len(list.Items)), fmt.Sprintf("%.2f", time.Since(start).Seconds()))
 			return nil
 		}
 		if err := sleep(ctx, 500*time.Millisecond); err != nil {
