@@ -59,7 +59,8 @@ func newReport(cfg config) *report {
 		pods: figures.Table{
 			Title:  fmt.Sprintf("Pod startup, one pod at a time, %d nodes (ms from the create call returning)", nodes),
 			Header: dist,
-			Notes:  []string{"seen through informers; each pod is ready in the Service's EndpointSlice before the next is created"},
+			Notes: []string{"seen through informers; each pod is ready in the Service's EndpointSlice before the next is created",
+				"pods alternate: no readiness probe (ready when the container runs) and a tcpSocket readiness probe with periodSeconds 1"},
 		},
 		fill: figures.Table{
 			Title:  fmt.Sprintf("%d pods per node × %d nodes, created at once", cfg.density, nodes),

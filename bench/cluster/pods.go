@@ -23,6 +23,18 @@ const podTimeout = time.Minute
 // agnhostPod is a serve-hostname pod (portway runs the agnhost image
 // itself) that is ready once its port answers.
 func agnhostPod(name, app string) *corev1.Pod {
+	p := plainPod(name, app)
+	p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9376)}},
+		PeriodSeconds: 1,
+	}
+	return p
+}
+
+// plainPod is a serve-hostname pod without a readiness probe: ready as soon
+// as its container runs, as `kubectl run` and `kubectl create deployment`
+// make them.
+func plainPod(name, app string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": app}},
 		Spec: corev1.PodSpec{
@@ -32,10 +44,6 @@ func agnhostPod(name, app string) *corev1.Pod {
 				Image:   agnhostImage,
 				Command: []string{"/agnhost", "serve-hostname"},
 				Ports:   []corev1.ContainerPort{{Name: "serve", ContainerPort: 9376}},
-				ReadinessProbe: &corev1.Probe{
-					ProbeHandler:  corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(9376)}},
-					PeriodSeconds: 1,
-				},
 			}},
 		},
 	}
@@ -90,13 +98,24 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 		return err
 	}
 
-	var call, running, ready, endpoint []time.Duration
+	// Even pods have no readiness probe (ready once the container runs);
+	// odd ones a tcpSocket probe every second, which, as in Kubernetes,
+	// fails when it runs before the server listens and then waits a period.
+	kinds := []struct {
+		label string
+		pod   func(name, app string) *corev1.Pod
+		// running, ready, endpoint: from the create call returning
+		running, ready, endpoint []time.Duration
+	}{{label: "no probe", pod: plainPod}, {label: "tcp probe 1s", pod: agnhostPod}}
+	var call []time.Duration
 	var stuck []string
 	defer func() {
 		rep.pods.Dist("create call", call)
-		rep.pods.Dist("→ phase Running", running)
-		rep.pods.Dist("→ Ready condition True", ready)
-		rep.pods.Dist("→ ready in EndpointSlice", endpoint)
+		for _, k := range kinds {
+			rep.pods.Dist(k.label+": → phase Running", k.running)
+			rep.pods.Dist(k.label+": → Ready condition True", k.ready)
+			rep.pods.Dist(k.label+": → ready in EndpointSlice", k.endpoint)
+		}
 		if len(stuck) > 0 {
 			rep.pods.Notes = append(rep.pods.Notes, fmt.Sprintf("%d of %d pods left out of the figures above (stuck for %s, the next pod was created anyway):", len(stuck), len(call), podTimeout))
 			rep.pods.Notes = append(rep.pods.Notes, stuck...)
@@ -107,10 +126,11 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 	since := func(t0, t time.Time) time.Duration { return max(0, t.Sub(t0)) }
 	stages := []string{"Running", "Ready", "ready in the EndpointSlice"}
 	for i := range cfg.pods {
+		k := &kinds[i%2]
 		name := fmt.Sprintf("seq-%03d", i)
 		ws := []*waiter{t.when(podRunning(name)), t.when(podReady(name)), t.when(endpointIs(name, true))}
 		t0 := time.Now()
-		if _, err := cs.CoreV1().Pods(ns).Create(ctx, agnhostPod(name, app), metav1.CreateOptions{}); err != nil {
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, k.pod(name, app), metav1.CreateOptions{}); err != nil {
 			return err
 		}
 		returned := time.Now()
@@ -127,7 +147,7 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 				}
 				var desc string
 				t.locked(func() { desc = describePod(t.pods[name]) })
-				stuck = append(stuck, fmt.Sprintf("  %s: not %s within %s; then: %s", name, stages[j], podTimeout, desc))
+				stuck = append(stuck, fmt.Sprintf("  %s (%s): not %s within %s; then: %s", name, k.label, stages[j], podTimeout, desc))
 				logf("pods: %s not %s within %s (%s)", name, stages[j], podTimeout, desc)
 				break
 			}
@@ -135,9 +155,9 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 		if werr != nil {
 			continue
 		}
-		running = append(running, since(returned, at[0]))
-		ready = append(ready, since(returned, at[1]))
-		endpoint = append(endpoint, since(returned, at[2]))
+		k.running = append(k.running, since(returned, at[0]))
+		k.ready = append(k.ready, since(returned, at[1]))
+		k.endpoint = append(k.endpoint, since(returned, at[2]))
 		if (i+1)%10 == 0 {
 			logf("pods: %d/%d", i+1, cfg.pods)
 		}
