@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portway/portway/bench/internal/figures"
+	"github.com/portway/portway/bench/internal/upcluster"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -28,13 +30,13 @@ const (
 // then reads what its processes cost: memory and CPU of the agents, the
 // control plane, the shims and the containers.
 func benchDensity(ctx context.Context, cfg config, root string, rep *report) (err error) {
-	c, err := startCluster(ctx, cfg, cfg.name+"d", filepath.Join(root, "density"), nodes)
+	c, err := startCluster(ctx, cfg, cfg.name+"d", filepath.Join(root, "density"))
 	if err != nil {
 		return err
 	}
 	var pods int
 	defer func() {
-		took, serr := c.stopTimed()
+		took, serr := c.StopTimed()
 		if serr != nil && err == nil {
 			err = serr
 		}
@@ -42,7 +44,7 @@ func benchDensity(ctx context.Context, cfg config, root string, rep *report) (er
 			rep.up.Dist(fmt.Sprintf("SIGINT → exit with %d pods", pods), []time.Duration{took})
 		}
 	}()
-	cs, err := c.client()
+	cs, err := c.Client()
 	if err != nil {
 		return err
 	}
@@ -62,18 +64,18 @@ func benchDensity(ctx context.Context, cfg config, root string, rep *report) (er
 		pid  int
 	}
 	var watched []counted
-	cp := findClusterProcs(c.dataDir)
+	cp := findClusterProcs(c.DataDir())
 	for _, node := range slices.Sorted(maps.Keys(cp.agents)) {
-		watched = append(watched, counted{"agent " + node, cp.agents[node].pid})
+		watched = append(watched, counted{"agent " + node, cp.agents[node].PID})
 	}
 	if len(cp.agents) != nodes {
-		logf("density: found %d agent processes, want %d", len(cp.agents), nodes)
+		figures.Logf("density: found %d agent processes, want %d", len(cp.agents), nodes)
 	}
-	watched = append(watched, counted{"control plane (portway up)", c.cmd.Process.Pid})
+	watched = append(watched, counted{"control plane (portway up)", c.UpPID()})
 
 	// Memory guard: polls MemAvailable during the fill and stops it below
 	// the floor.
-	memBefore := memAvailableKB()
+	memBefore := upcluster.MemAvailableKB()
 	var memMin atomic.Int64
 	memMin.Store(memBefore)
 	lowMem := make(chan struct{})
@@ -81,7 +83,7 @@ func benchDensity(ctx context.Context, cfg config, root string, rep *report) (er
 	go func() {
 		var once sync.Once
 		for guardCtx.Err() == nil {
-			m := memAvailableKB()
+			m := upcluster.MemAvailableKB()
 			if m < memMin.Load() {
 				memMin.Store(m)
 			}
@@ -95,15 +97,15 @@ func benchDensity(ctx context.Context, cfg config, root string, rep *report) (er
 
 	ticks0 := map[int]int64{}
 	for _, w := range watched {
-		ticks0[w.pid] = ticksOf(w.pid)
+		ticks0[w.pid] = upcluster.TicksOf(w.pid)
 	}
-	logf("density: creating %d pods with %d concurrent clients", total, creators)
+	figures.Logf("density: creating %d pods with %d concurrent clients", total, creators)
 	createCtx, stopCreating := context.WithCancel(ctx)
 	defer stopCreating()
 	go func() {
 		select {
 		case <-lowMem:
-			logf("density: MemAvailable below %s MiB: no more creates", mib(memFloorKB))
+			figures.Logf("density: MemAvailable below %s MiB: no more creates", mib(memFloorKB))
 			stopCreating()
 		case <-createCtx.Done():
 		}
@@ -146,7 +148,7 @@ feed:
 		return fmt.Errorf("creating pods: %w", createErr)
 	}
 
-	logf("density: %d pods created in %s; waiting until they are Running and Ready", pods, secs(createTook))
+	figures.Logf("density: %d pods created in %s; waiting until they are Running and Ready", pods, secs(createTook))
 	w := t.when(func(t *tracker) bool { return t.runningAndReady() >= pods })
 	// complete: the fill ended (all ready, or stalled) with memory to spare,
 	// so the idle window is worth taking.
@@ -212,30 +214,30 @@ wait:
 		}
 	})
 	stopGuard()
-	memAfter := memAvailableKB()
+	memAfter := upcluster.MemAvailableKB()
 	rep.fill.Add(strconv.Itoa(total), strconv.Itoa(pods), strconv.Itoa(readyNow), secs(createTook), secs(fill),
 		fmt.Sprintf("%.1f", float64(readyNow)/fill.Seconds()),
 		mib(memBefore), mib(memMin.Load()), mib(memAfter), outcome)
-	logf("density: %d/%d Running and Ready after %s (%s)", readyNow, total, secs(fill), outcome)
+	figures.Logf("density: %d/%d Running and Ready after %s (%s)", readyNow, total, secs(fill), outcome)
 	if len(notReady) > 0 {
 		rep.fill.Notes = append(rep.fill.Notes, fmt.Sprintf("not Running and Ready at the end of the fill (%d):", len(notReady)))
 		rep.fill.Notes = append(rep.fill.Notes, notReady[:min(len(notReady), 10)]...)
 		if len(notReady) > 10 {
 			rep.fill.Notes = append(rep.fill.Notes, fmt.Sprintf("  ... and %d more", len(notReady)-10))
 		}
-		rep.fill.Notes = append(rep.fill.Notes, "logs kept in "+c.keepLogs("density"))
+		rep.fill.Notes = append(rep.fill.Notes, "logs kept in "+c.KeepLogs("cluster", "density"))
 	}
 
 	// Memory and the fill's CPU, right after the fill.
-	cp = findClusterProcs(c.dataDir)
+	cp = findClusterProcs(c.DataDir())
 	groups := []struct {
 		name  string
-		procs []proc
+		procs []upcluster.Proc
 	}{{"shims (portway shim)", cp.shims}, {"containers (children of shims)", cp.containers}}
 	procRows := make([][]string, len(watched))
 	for i, w := range watched {
-		cpu := float64(ticksOf(w.pid)-ticks0[w.pid]) / clkTck
-		procRows[i] = []string{w.name, mib(rssKB(w.pid)), mib(pssKB(w.pid)),
+		cpu := float64(upcluster.TicksOf(w.pid)-ticks0[w.pid]) / clkTck
+		procRows[i] = []string{w.name, mib(upcluster.RSSKB(w.pid)), mib(upcluster.PSSKB(w.pid)),
 			fmt.Sprintf("%.1f", cpu), fmt.Sprintf("%.0f", 100*cpu/fill.Seconds())}
 	}
 	// One container per pod, so the pods that have processes are the
@@ -245,8 +247,8 @@ wait:
 	for k, g := range groups {
 		var rss, pss int64
 		for _, p := range g.procs {
-			rss += rssKB(p.pid)
-			pss += pssKB(p.pid)
+			rss += upcluster.RSSKB(p.PID)
+			pss += upcluster.PSSKB(p.PID)
 		}
 		groupRows[k] = []string{g.name, strconv.Itoa(len(g.procs)), mib(rss), mib(rss / per), mib(pss), mib(pss / per)}
 	}
@@ -255,9 +257,9 @@ wait:
 	// now is their steady cost (probes, status, leases). Skipped when the
 	// fill did not finish: memory may be short, and the figure would
 	// include pods still starting.
-	groupTicks := func(ps []proc) (n int64) {
+	groupTicks := func(ps []upcluster.Proc) (n int64) {
 		for _, p := range ps {
-			n += ticksOf(p.pid)
+			n += upcluster.TicksOf(p.PID)
 		}
 		return n
 	}
@@ -266,10 +268,10 @@ wait:
 		idlePct[i] = "-"
 	}
 	if complete {
-		logf("density: %s idle window", cfg.idle)
+		figures.Logf("density: %s idle window", cfg.idle)
 		var before []int64
 		for _, w := range watched {
-			before = append(before, ticksOf(w.pid))
+			before = append(before, upcluster.TicksOf(w.pid))
 		}
 		for _, g := range groups {
 			before = append(before, groupTicks(g.procs))
@@ -283,7 +285,7 @@ wait:
 			return fmt.Sprintf("%.1f", 100*float64(now-before[k])/clkTck/idle)
 		}
 		for i, w := range watched {
-			idlePct[i] = pctOf(i, ticksOf(w.pid))
+			idlePct[i] = pctOf(i, upcluster.TicksOf(w.pid))
 		}
 		for k, g := range groups {
 			idlePct[len(watched)+k] = pctOf(len(watched)+k, groupTicks(g.procs))

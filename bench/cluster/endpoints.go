@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/portway/portway/bench/internal/figures"
+	"github.com/portway/portway/bench/internal/upcluster"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,7 +49,7 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 	if err != nil {
 		return err
 	}
-	cs, err := newClient(kc)
+	cs, err := upcluster.NewClient(kc)
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 		return err
 	}
 
-	logf("endpoints1000: creating %d pods bound to %s", bigPods, fakeNode)
+	figures.Logf("endpoints1000: creating %d pods bound to %s", bigPods, fakeNode)
 	pods := make([]*corev1.Pod, bigPods)
 	start := time.Now()
 	err = parallel(ctx, bigPods, func(i int) error {
@@ -78,7 +80,7 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 	}
 	rep.epFill.Add("create 1000 pods", secs(time.Since(start)), fmt.Sprintf("%d concurrent clients", creators))
 
-	logf("endpoints1000: setting their status Running and Ready")
+	figures.Logf("endpoints1000: setting their status Running and Ready")
 	// Registered first, so that the time is the event's, not this call's.
 	w := t.when(allEndpointsReady(bigPods))
 	start = time.Now()
@@ -129,7 +131,7 @@ func benchEndpoints(ctx context.Context, cfg config, root string, rep *report) (
 	rep.epFill.Add("last status update → 1000 ready in slices", secs(max(0, at.Sub(last))),
 		fmt.Sprintf("%d EndpointSlices", nSlices))
 
-	logf("endpoints1000: %d readiness flips", flips)
+	figures.Logf("endpoints1000: %d readiness flips", flips)
 	var toFalse, toTrue []time.Duration
 	defer func() {
 		rep.endpoints.Dist("Ready True→False → endpoint ready=false", toFalse)
@@ -241,7 +243,7 @@ func fakeNodeUp(ctx context.Context, cs kubernetes.Interface) error {
 			nl, err := leases.Update(ctx, l, metav1.UpdateOptions{})
 			if err != nil {
 				if ctx.Err() == nil {
-					logf("renewing the Lease of %s: %v", fakeNode, err)
+					figures.Logf("renewing the Lease of %s: %v", fakeNode, err)
 				}
 				if nl, err = leases.Get(ctx, fakeNode, metav1.GetOptions{}); err != nil {
 					continue
@@ -357,11 +359,11 @@ func (s *server) stop() {
 	select {
 	case <-s.exited:
 	case <-time.After(30 * time.Second):
-		logf("portway server did not stop within 30 s of SIGTERM; killing it")
+		figures.Logf("portway server did not stop within 30 s of SIGTERM; killing it")
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
 	s.cmd = nil
 }
 
-func (s *server) logTail() string { return tailOf(s.logPath, "portway server stderr", 20) }
+func (s *server) logTail() string { return upcluster.TailOf(s.logPath, "portway server stderr", 20) }

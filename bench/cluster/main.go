@@ -14,13 +14,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/portway/portway/bench/internal/figures"
+	"github.com/portway/portway/bench/internal/upcluster"
 )
 
 type config struct {
@@ -141,15 +140,8 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer os.RemoveAll(root)
 
-	cfg.portwaySource = "-portway"
-	if cfg.portway == "" {
-		cfg.portway, cfg.portwaySource = filepath.Join(root, "portway"), "built from ./cmd/portway"
-		logf("building portway")
-		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.portway, "github.com/portway/portway/cmd/portway")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building portway: %w", err)
-		}
+	if cfg.portway, cfg.portwaySource, err = figures.BuildPortway(ctx, cfg.portway, root); err != nil {
+		return err
 	}
 	printHeader(os.Stdout, cfg, root)
 
@@ -168,9 +160,9 @@ func run(ctx context.Context, cfg config) error {
 		if ctx.Err() != nil {
 			break
 		}
-		logf("== %s", p)
+		figures.Logf("== %s", p)
 		if err := steps[p](ctx, cfg, root, rep); err != nil {
-			logf("%s: %v", p, err)
+			figures.Logf("%s: %v", p, err)
 			errs = append(errs, fmt.Errorf("%s: %w", p, err))
 		}
 	}
@@ -186,9 +178,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-var startTime = time.Now()
-
-// logf is progress on stderr; the figures go to stdout.
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(startTime).Seconds(), fmt.Sprintf(format, args...))
+// startCluster runs `portway up --nodes 3` named name on dataDir.
+func startCluster(ctx context.Context, cfg config, name, dataDir string) (*upcluster.Cluster, error) {
+	return upcluster.Start(ctx, upcluster.Options{Portway: cfg.portway, Name: name, DataDir: dataDir, Nodes: nodes})
 }

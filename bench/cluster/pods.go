@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/portway/portway/bench/internal/figures"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -76,16 +77,16 @@ func setupNamespace(ctx context.Context, cs kubernetes.Interface, ns, svc, app s
 // benchPods creates pods one at a time, each ready in the Service's
 // EndpointSlice before the next, and times each step of its startup.
 func benchPods(ctx context.Context, cfg config, root string, rep *report) (err error) {
-	c, err := startCluster(ctx, cfg, cfg.name+"p", filepath.Join(root, "pods"), nodes)
+	c, err := startCluster(ctx, cfg, cfg.name+"p", filepath.Join(root, "pods"))
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if serr := c.stop(); serr != nil && err == nil {
+		if serr := c.Stop(); serr != nil && err == nil {
 			err = serr
 		}
 	}()
-	cs, err := c.client()
+	cs, err := c.Client()
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 		if len(stuck) > 0 {
 			rep.pods.Notes = append(rep.pods.Notes, fmt.Sprintf("%d of %d pods left out of the figures above (stuck for %s, the next pod was created anyway):", len(stuck), len(call), podTimeout))
 			rep.pods.Notes = append(rep.pods.Notes, stuck...)
-			rep.pods.Notes = append(rep.pods.Notes, "logs kept in "+c.keepLogs("pods"))
+			rep.pods.Notes = append(rep.pods.Notes, "logs kept in "+c.KeepLogs("cluster", "pods"))
 		}
 	}()
 	// Events that arrive before the create call returns count as 0.
@@ -148,7 +149,7 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 				var desc string
 				t.locked(func() { desc = describePod(t.pods[name]) })
 				stuck = append(stuck, fmt.Sprintf("  %s (%s): not %s within %s; then: %s", name, k.label, stages[j], podTimeout, desc))
-				logf("pods: %s not %s within %s (%s)", name, stages[j], podTimeout, desc)
+				figures.Logf("pods: %s not %s within %s (%s)", name, stages[j], podTimeout, desc)
 				break
 			}
 		}
@@ -159,7 +160,7 @@ func benchPods(ctx context.Context, cfg config, root string, rep *report) (err e
 		k.ready = append(k.ready, since(returned, at[1]))
 		k.endpoint = append(k.endpoint, since(returned, at[2]))
 		if (i+1)%10 == 0 {
-			logf("pods: %d/%d", i+1, cfg.pods)
+			figures.Logf("pods: %d/%d", i+1, cfg.pods)
 		}
 	}
 	if len(stuck) > 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,24 +21,10 @@ func printHeader(w io.Writer, cfg config, tmp string) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	figures.Machine(tw, cfg.portway, cfg.portwaySource)
-	fmt.Fprintf(tw, "portway commit\t%s\n", gitCommit())
+	fmt.Fprintf(tw, "portway commit\t%s\n", figures.GitCommit())
 	fmt.Fprintf(tw, "data dirs\t%s\n", tmp)
 	fmt.Fprintf(tw, "command\t%s\n", strings.Join(os.Args, " "))
 	fmt.Fprintf(tw, "flags\t%s\n", cfg.flags)
 	fmt.Fprintf(tw, "etcd fsync\toff (--unsafe-no-fsync)\n")
 	tw.Flush()
-}
-
-// gitCommit is HEAD, marked when tracked files differ from it: the binary
-// is built from the work tree, which may be more than the commit.
-func gitCommit() string {
-	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
-	if err != nil {
-		return "?"
-	}
-	c := strings.TrimSpace(string(out))
-	if exec.Command("git", "diff", "--quiet", "HEAD").Run() != nil {
-		c += " (+ uncommitted changes in the work tree)"
-	}
-	return c
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/portway/portway/bench/internal/figures"
 )
 
 // benchUp times `portway up --nodes 3` from exec to every node Ready, and
@@ -17,13 +19,13 @@ func benchUp(ctx context.Context, cfg config, root string, rep *report) error {
 		rep.up.Dist("SIGINT → exit (no pods)", stop)
 	}()
 	for i := range cfg.ups {
-		logf("up %d/%d", i+1, cfg.ups)
-		c, err := startCluster(ctx, cfg, fmt.Sprintf("%su%d", cfg.name, i), filepath.Join(root, fmt.Sprintf("up-%d", i+1)), nodes)
+		figures.Logf("up %d/%d", i+1, cfg.ups)
+		c, err := startCluster(ctx, cfg, fmt.Sprintf("%su%d", cfg.name, i), filepath.Join(root, fmt.Sprintf("up-%d", i+1)))
 		if err != nil {
 			return err
 		}
-		ready, self = append(ready, c.ready), append(self, c.selfTold)
-		took, err := c.stopTimed()
+		ready, self = append(ready, c.Ready), append(self, c.SelfTold)
+		took, err := c.StopTimed()
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -140,15 +139,8 @@ func run(ctx context.Context, cfg config) (err error) {
 	}
 	defer os.RemoveAll(root)
 
-	cfg.portwaySource = "-portway"
-	if cfg.portway == "" {
-		cfg.portway, cfg.portwaySource = filepath.Join(root, "portway"), "built from ./cmd/portway"
-		logf("building portway")
-		build := exec.CommandContext(ctx, "go", "build", "-o", cfg.portway, "github.com/portway/portway/cmd/portway")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building portway: %w", err)
-		}
+	if cfg.portway, cfg.portwaySource, err = figures.BuildPortway(ctx, cfg.portway, root); err != nil {
+		return err
 	}
 	printHeader(os.Stdout, cfg, root)
 
@@ -171,7 +163,7 @@ func benchStartup(ctx context.Context, cfg config, root string, rep *report) err
 	var line, readyz, self, stop []time.Duration
 	var dir string
 	for i := range cfg.startups {
-		logf("startup %d/%d", i+1, cfg.startups)
+		figures.Logf("startup %d/%d", i+1, cfg.startups)
 		dir = filepath.Join(root, fmt.Sprintf("startup-%d", i+1))
 		s, st, err := startServer(ctx, cfg, dir)
 		if err != nil {
@@ -192,7 +184,7 @@ func benchStartup(ctx context.Context, cfg config, root string, rep *report) err
 		rep.startup.Add(f.name, ms(figures.Pct(f.d, 0)), ms(figures.Pct(f.d, 50)), ms(figures.Pct(f.d, 100)))
 	}
 
-	logf("restart on the data dir of startup %d", cfg.startups)
+	figures.Logf("restart on the data dir of startup %d", cfg.startups)
 	s, st, err := startServer(ctx, cfg, dir)
 	if err != nil {
 		return err
@@ -208,7 +200,7 @@ func benchStartup(ctx context.Context, cfg config, root string, rep *report) err
 // are for that kind alone.
 func benchKind(ctx context.Context, cfg config, root string, k kind, rep *report) error {
 	dir := filepath.Join(root, k.resource)
-	logf("%s: starting a fresh server", k.resource)
+	figures.Logf("%s: starting a fresh server", k.resource)
 	s, _, err := startServer(ctx, cfg, dir)
 	if err != nil {
 		return err
@@ -248,7 +240,7 @@ func benchKind(ctx context.Context, cfg config, root string, k kind, rep *report
 	}
 	addMemory(rep, s, k, "after all of the above", p.n)
 
-	logf("%s: restart with %d objects", k.resource, p.n)
+	figures.Logf("%s: restart with %d objects", k.resource, p.n)
 	stopped := s.stop()
 	var st startTimes
 	if s, st, err = startServer(ctx, cfg, dir); err != nil {
@@ -264,7 +256,7 @@ func benchKind(ctx context.Context, cfg config, root string, k kind, rep *report
 func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernetes.Interface, clients []kubernetes.Interface, p *population, size int, rep *report) error {
 	if size > p.n {
 		before := p.n
-		logf("%s: filling to %d", p.resource, size)
+		figures.Logf("%s: filling to %d", p.resource, size)
 		d, err := createConcurrent(ctx, clients, p, size-p.n)
 		if err != nil {
 			return err
@@ -283,18 +275,18 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 
 	existing := strconv.Itoa(p.n)
 	samples := min(size, cfg.samples)
-	logf("%s @%d: %d gets", p.resource, p.n, samples)
+	figures.Logf("%s @%d: %d gets", p.resource, p.n, samples)
 	gets, err := measureGets(ctx, cs, p, samples)
 	if err != nil {
 		return err
 	}
 	lists := max(5, min(20, 20000/size))
-	logf("%s @%d: %d lists", p.resource, p.n, lists)
+	figures.Logf("%s @%d: %d lists", p.resource, p.n, lists)
 	listDur, items, err := measureLists(ctx, cs, p, lists)
 	if err != nil {
 		return err
 	}
-	logf("%s @%d: %d sequential creates with a watch open", p.resource, p.n, samples)
+	figures.Logf("%s @%d: %d sequential creates with a watch open", p.resource, p.n, samples)
 	w, err := measureCreatesAndWatch(ctx, cs, watcher, p, samples)
 	if err != nil {
 		return err
@@ -307,7 +299,7 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 	// Throughput at this size: enough creates to last a while, starting with
 	// about size objects existing.
 	n, before := 2*samples, p.n
-	logf("%s @%d: %d creates with %d clients", p.resource, p.n, n, len(clients))
+	figures.Logf("%s @%d: %d creates with %d clients", p.resource, p.n, n, len(clients))
 	d, err := createConcurrent(ctx, clients, p, n)
 	if err != nil {
 		return err
@@ -320,7 +312,7 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 func addMemory(rep *report, s *server, k kind, when string, objects int) {
 	rss, hwm, err := s.rssKB()
 	if err != nil {
-		logf("reading RSS: %v", err)
+		figures.Logf("reading RSS: %v", err)
 	}
 	total, db := s.etcdSize()
 	rep.memory.Add(k.resource, when, strconv.Itoa(objects), mib(rss<<10), mib(hwm<<10), mib(total), mib(db))
@@ -333,13 +325,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
-}
-
-var startTime = time.Now()
-
-// logf is progress on stderr; the figures go to stdout.
-func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(startTime).Seconds(), fmt.Sprintf(format, args...))
 }
 
 // waitForSlices waits until the endpoint controllers have given every

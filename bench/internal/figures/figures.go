@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -123,4 +124,42 @@ func Main(run func(context.Context) error) {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
+}
+
+var startTime = time.Now()
+
+// Logf prints progress on stderr, with the seconds since start; the
+// figures go to stdout.
+func Logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(startTime).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// GitCommit is HEAD, marked when tracked files differ from it: the binary
+// is built from the work tree, which may be more than the commit.
+func GitCommit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "?"
+	}
+	c := strings.TrimSpace(string(out))
+	if exec.Command("git", "diff", "--quiet", "HEAD").Run() != nil {
+		c += " (+ uncommitted changes in the work tree)"
+	}
+	return c
+}
+
+// BuildPortway builds ./cmd/portway into dir unless bin names a binary already; it
+// returns the binary and where it came from, for the report's header.
+func BuildPortway(ctx context.Context, bin, dir string) (path, source string, err error) {
+	if bin != "" {
+		return bin, "-portway", nil
+	}
+	path = filepath.Join(dir, "portway")
+	Logf("building portway")
+	build := exec.CommandContext(ctx, "go", "build", "-o", path, "github.com/portway/portway/cmd/portway")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", "", fmt.Errorf("building portway: %w", err)
+	}
+	return path, "built from ./cmd/portway", nil
 }
