@@ -10,6 +10,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	"github.com/portway/portway/internal/registry"
+	"github.com/portway/portway/internal/registry/apps"
 	"github.com/portway/portway/internal/registry/configmap"
 	"github.com/portway/portway/internal/registry/endpoints"
 	"github.com/portway/portway/internal/registry/endpointslice"
@@ -62,6 +63,7 @@ func served(services service.Config, kubeletTransport http.RoundTripper) map[sch
 			resourceStorage(secret.Resource),
 			resourceStorage(configmap.Resource),
 		},
+		{Group: "apps", Version: "v1"}:                {apps.NewDeploymentStorage, apps.NewReplicaSetStorage},
 		{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
 		{Group: "coordination.k8s.io", Version: "v1"}: {resourceStorage(lease.Resource)},
 		{Group: "events.k8s.io", Version: "v1"}:       {resourceStorage(event.EventsV1Resource)},

@@ -3,6 +3,7 @@ package registry
 import (
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,8 +16,17 @@ import (
 // request body and to every object read back from storage.
 func addDefaulters(s *runtime.Scheme) {
 	s.AddTypeDefaultingFunc(&corev1.Pod{}, func(o any) {
+		defaultPodOnly(&o.(*corev1.Pod).Spec)
 		defaultPodSpec(&o.(*corev1.Pod).Spec)
 		reconcilePodIPs(&o.(*corev1.Pod).Status)
+	})
+	s.AddTypeDefaultingFunc(&appsv1.Deployment{}, func(o any) { defaultDeployment(o.(*appsv1.Deployment)) })
+	s.AddTypeDefaultingFunc(&appsv1.ReplicaSet{}, func(o any) {
+		rs := o.(*appsv1.ReplicaSet)
+		if rs.Spec.Replicas == nil {
+			rs.Spec.Replicas = ptr.To[int32](1)
+		}
+		defaultPodSpec(&rs.Spec.Template.Spec)
 	})
 	s.AddTypeDefaultingFunc(&corev1.Node{}, func(o any) { reconcilePodCIDRs(&o.(*corev1.Node).Spec) })
 	s.AddTypeDefaultingFunc(&corev1.Service{}, func(o any) { defaultService(o.(*corev1.Service)) })
@@ -97,6 +107,65 @@ func defaultService(svc *corev1.Service) {
 	}
 }
 
+// defaultDeployment is Kubernetes' apps/v1 SetDefaults_Deployment plus the
+// pod spec defaults of its template.
+func defaultDeployment(d *appsv1.Deployment) {
+	spec := &d.Spec
+	if spec.Replicas == nil {
+		spec.Replicas = ptr.To[int32](1)
+	}
+	if spec.Strategy.Type == "" {
+		spec.Strategy.Type = appsv1.RollingUpdateDeploymentStrategyType
+	}
+	if spec.Strategy.Type == appsv1.RollingUpdateDeploymentStrategyType {
+		if spec.Strategy.RollingUpdate == nil {
+			spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{}
+		}
+		if spec.Strategy.RollingUpdate.MaxUnavailable == nil {
+			spec.Strategy.RollingUpdate.MaxUnavailable = ptr.To(intstr.FromString("25%"))
+		}
+		if spec.Strategy.RollingUpdate.MaxSurge == nil {
+			spec.Strategy.RollingUpdate.MaxSurge = ptr.To(intstr.FromString("25%"))
+		}
+	}
+	if spec.RevisionHistoryLimit == nil {
+		spec.RevisionHistoryLimit = ptr.To[int32](10)
+	}
+	if spec.ProgressDeadlineSeconds == nil {
+		spec.ProgressDeadlineSeconds = ptr.To[int32](600)
+	}
+	defaultPodSpec(&spec.Template.Spec)
+}
+
+// defaultPodOnly sets what Kubernetes defaults in Pods but not in the pod
+// templates of workloads (SetDefaults_Pod rather than SetDefaults_PodSpec):
+// service links, requests from limits, and host ports on the host network.
+func defaultPodOnly(spec *corev1.PodSpec) {
+	if spec.EnableServiceLinks == nil {
+		spec.EnableServiceLinks = ptr.To(corev1.DefaultEnableServiceLinks)
+	}
+	for _, containers := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range containers {
+			c := &containers[i]
+			for name, limit := range c.Resources.Limits {
+				if _, ok := c.Resources.Requests[name]; !ok {
+					if c.Resources.Requests == nil {
+						c.Resources.Requests = corev1.ResourceList{}
+					}
+					c.Resources.Requests[name] = limit.DeepCopy()
+				}
+			}
+			for j := range c.Ports {
+				if p := &c.Ports[j]; spec.HostNetwork && p.HostPort == 0 {
+					p.HostPort = p.ContainerPort
+				}
+			}
+		}
+	}
+}
+
+// defaultPodSpec sets the defaults of every pod spec, a Pod's or a pod
+// template's.
 func defaultPodSpec(spec *corev1.PodSpec) {
 	if spec.DNSPolicy == "" {
 		spec.DNSPolicy = corev1.DNSClusterFirst
@@ -113,18 +182,15 @@ func defaultPodSpec(spec *corev1.PodSpec) {
 	if spec.SchedulerName == "" {
 		spec.SchedulerName = corev1.DefaultSchedulerName
 	}
-	if spec.EnableServiceLinks == nil {
-		spec.EnableServiceLinks = ptr.To(corev1.DefaultEnableServiceLinks)
-	}
 	for i := range spec.InitContainers {
-		defaultContainer(&spec.InitContainers[i], spec.HostNetwork)
+		defaultContainer(&spec.InitContainers[i])
 	}
 	for i := range spec.Containers {
-		defaultContainer(&spec.Containers[i], spec.HostNetwork)
+		defaultContainer(&spec.Containers[i])
 	}
 }
 
-func defaultContainer(c *corev1.Container, hostNetwork bool) {
+func defaultContainer(c *corev1.Container) {
 	if c.TerminationMessagePath == "" {
 		c.TerminationMessagePath = corev1.TerminationMessagePathDefault
 	}
@@ -137,22 +203,9 @@ func defaultContainer(c *corev1.Container, hostNetwork bool) {
 			c.ImagePullPolicy = corev1.PullAlways
 		}
 	}
-	// Unset requests default to the limits (SetDefaults_Pod).
-	for name, limit := range c.Resources.Limits {
-		if _, ok := c.Resources.Requests[name]; !ok {
-			if c.Resources.Requests == nil {
-				c.Resources.Requests = corev1.ResourceList{}
-			}
-			c.Resources.Requests[name] = limit.DeepCopy()
-		}
-	}
 	for i := range c.Ports {
-		p := &c.Ports[i]
-		if p.Protocol == "" {
+		if p := &c.Ports[i]; p.Protocol == "" {
 			p.Protocol = corev1.ProtocolTCP
-		}
-		if hostNetwork && p.HostPort == 0 {
-			p.HostPort = p.ContainerPort
 		}
 	}
 	for _, probe := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"fmt"
 	"reflect"
 
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -26,10 +29,17 @@ var Codecs = serializer.NewCodecFactory(Scheme)
 // GroupVersions are the served group versions, in discovery order.
 var GroupVersions = []schema.GroupVersion{
 	corev1.SchemeGroupVersion,
+	appsv1.SchemeGroupVersion,
 	discoveryv1.SchemeGroupVersion,
 	coordinationv1.SchemeGroupVersion,
 	eventsv1.SchemeGroupVersion,
 }
+
+// subresourceGroupVersions are group versions whose types are served only as
+// subresources of other groups' resources: autoscaling/v1 Scale is what
+// deployments/scale and replicasets/scale read and write, as in Kubernetes.
+// Their group is not served (no horizontalpodautoscalers).
+var subresourceGroupVersions = []schema.GroupVersion{autoscalingv1.SchemeGroupVersion}
 
 // internalTypes are the groups whose objects are stored as another group's
 // type: events.k8s.io Events live in the same etcd keys as core/v1 Events,
@@ -42,6 +52,8 @@ var internalTypes = map[schema.GroupKind]runtime.Object{
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme,
+		appsv1.AddToScheme,
+		autoscalingv1.AddToScheme,
 		discoveryv1.AddToScheme,
 		coordinationv1.AddToScheme,
 		eventsv1.AddToScheme,
@@ -50,7 +62,7 @@ func init() {
 			panic(err)
 		}
 	}
-	for _, gv := range GroupVersions {
+	for _, gv := range append(append([]schema.GroupVersion{}, GroupVersions...), subresourceGroupVersions...) {
 		internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
 		for kind, t := range Scheme.KnownTypes(gv) {
 			if _, meta := metaKinds[kind]; meta {
@@ -70,6 +82,7 @@ func init() {
 	// decodes, and the unversioned Status and discovery types.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
 	addFieldLabelConversions(Scheme)
+	addAppsFieldLabelConversions(Scheme)
 	addDefaulters(Scheme)
 	if err := addQueryConversions(Scheme); err != nil {
 		panic(err)
@@ -86,4 +99,21 @@ var metaKinds = map[string]struct{}{
 	"WatchEvent": {}, "ListOptions": {}, "GetOptions": {}, "DeleteOptions": {},
 	"CreateOptions": {}, "UpdateOptions": {}, "PatchOptions": {}, "Status": {},
 	"APIVersions": {}, "APIGroupList": {}, "APIGroup": {}, "APIResourceList": {},
+}
+
+// addAppsFieldLabelConversions accepts the field selectors Kubernetes accepts
+// for apps/v1 kinds: ReplicaSets also select on status.replicas; Deployments
+// only on metadata, the default.
+func addAppsFieldLabelConversions(s *runtime.Scheme) {
+	err := s.AddFieldLabelConversionFunc(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"),
+		func(label, value string) (string, string, error) {
+			switch label {
+			case "metadata.name", "metadata.namespace", "status.replicas":
+				return label, value, nil
+			}
+			return "", "", fmt.Errorf("field label not supported: %s", label)
+		})
+	if err != nil {
+		panic(err)
+	}
 }
