@@ -229,3 +229,5 @@ func (tp *testProxier) mustNotHave(parts ...string) {
 		tp.t.Errorf("unexpected lines with %q: %q", parts, l)
 	}
 }
+
+func tpName(name string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: name} }
