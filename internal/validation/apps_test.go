@@ -74,7 +74,7 @@ func rollingUpdate(maxUnavailable, maxSurge intstr.IntOrString) func(*appsv1.Dep
 var deploymentCases = []createCase[*appsv1.Deployment]{
 	{name: "valid", obj: deployment()},
 	{name: "template labels do not match the selector",
-		obj: deployment(func(d *appsv1.Deployment) { d.Spec.Template.Labels = map[string]string{"app": "other"} }),
+		obj:  deployment(func(d *appsv1.Deployment) { d.Spec.Template.Labels = map[string]string{"app": "other"} }),
 		want: []string{"spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"}},
 	{name: "no selector",
 		obj: deployment(func(d *appsv1.Deployment) { d.Spec.Selector = nil }),
@@ -83,7 +83,7 @@ var deploymentCases = []createCase[*appsv1.Deployment]{
 			"spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`",
 		}},
 	{name: "empty selector",
-		obj: deployment(func(d *appsv1.Deployment) { d.Spec.Selector = &metav1.LabelSelector{} }),
+		obj:  deployment(func(d *appsv1.Deployment) { d.Spec.Selector = &metav1.LabelSelector{} }),
 		want: []string{"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string(nil), MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"}},
 	{name: "bad selector operator",
 		obj: deployment(func(d *appsv1.Deployment) {
@@ -105,7 +105,7 @@ var deploymentCases = []createCase[*appsv1.Deployment]{
 			"spec.revisionHistoryLimit: Invalid value: -2: must be greater than or equal to 0",
 		}},
 	{name: "progress deadline not above minReadySeconds",
-		obj: deployment(func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = 600 }),
+		obj:  deployment(func(d *appsv1.Deployment) { d.Spec.MinReadySeconds = 600 }),
 		want: []string{"spec.progressDeadlineSeconds: Invalid value: 600: must be greater than minReadySeconds"}},
 	{name: "maxSurge and maxUnavailable both 0",
 		obj:  deployment(rollingUpdate(intstr.FromInt32(0), intstr.FromString("0%"))),
@@ -120,7 +120,7 @@ var deploymentCases = []createCase[*appsv1.Deployment]{
 		obj:  deployment(rollingUpdate(intstr.FromInt32(1), intstr.FromInt32(-1))),
 		want: []string{"spec.strategy.rollingUpdate.maxSurge: Invalid value: -1: must be greater than or equal to 0"}},
 	{name: "Recreate with rollingUpdate",
-		obj: deployment(func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
+		obj:  deployment(func(d *appsv1.Deployment) { d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }),
 		want: []string{"spec.strategy.rollingUpdate: Forbidden: may not be specified when strategy `type` is 'Recreate'"}},
 	{name: "unknown strategy",
 		obj:  deployment(func(d *appsv1.Deployment) { d.Spec.Strategy = appsv1.DeploymentStrategy{Type: "Canary"} }),
@@ -212,7 +212,9 @@ func TestValidateReplicaSet(t *testing.T) {
 			obj:  replicaSet(func(rs *appsv1.ReplicaSet) { rs.Spec.Template.Labels = nil }),
 			want: []string{"spec.template.metadata.labels: Invalid value: map[string]string(nil): `selector` does not match template `labels`"}},
 		{name: "empty selector is worded for deployments",
-			obj:  replicaSet(func(rs *appsv1.ReplicaSet) { rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{}} }),
+			obj: replicaSet(func(rs *appsv1.ReplicaSet) {
+				rs.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{}}
+			}),
 			want: []string{"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment"}},
 	}, ValidateReplicaSet)
 }
