@@ -1,7 +1,7 @@
 // Package agent wires the node agent together: a client of the API server
 // (any Kubernetes API server), the Node and its Lease, the pod runtime,
 // host-gw routes to other nodes' pods, and the HTTPS endpoint the API
-// server proxies logs through.
+// server proxies logs, exec, attach and port-forward through.
 package agent
 
 import (
@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv := &server.Server{Addr: net.JoinHostPort(cfg.NodeIP.String(), strconv.Itoa(cfg.Port)), ClientCA: ca, Logs: rt}
+	srv := &server.Server{Addr: net.JoinHostPort(cfg.NodeIP.String(), strconv.Itoa(cfg.Port)), ClientCA: ca, Logs: rt, Streams: rt}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx) }()
 	go n.Run(ctx)

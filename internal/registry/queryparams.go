@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,12 +14,43 @@ import (
 )
 
 // addQueryConversions lets handlers decode the query parameters of
-// subresources that take options (pods/log) into their options types, as
-// Kubernetes' generated url.Values conversions do.
+// subresources that take options (pods/log, exec, attach, portforward)
+// into their options types, as Kubernetes' generated url.Values
+// conversions do.
 func addQueryConversions(s *runtime.Scheme) error {
-	return s.AddConversionFunc((*url.Values)(nil), (*corev1.PodLogOptions)(nil), func(a, b any, _ conversion.Scope) error {
-		return podLogOptions(*a.(*url.Values), b.(*corev1.PodLogOptions))
-	})
+	return errors.Join(
+		s.AddConversionFunc((*url.Values)(nil), (*corev1.PodLogOptions)(nil), func(a, b any, _ conversion.Scope) error {
+			return podLogOptions(*a.(*url.Values), b.(*corev1.PodLogOptions))
+		}),
+		s.AddConversionFunc((*url.Values)(nil), (*corev1.PodExecOptions)(nil), func(a, b any, _ conversion.Scope) error {
+			q, o := *a.(*url.Values), b.(*corev1.PodExecOptions)
+			o.Container, o.Command = q.Get("container"), q["command"]
+			return streamOptions(q, &o.Stdin, &o.Stdout, &o.Stderr, &o.TTY)
+		}),
+		s.AddConversionFunc((*url.Values)(nil), (*corev1.PodAttachOptions)(nil), func(a, b any, _ conversion.Scope) error {
+			q, o := *a.(*url.Values), b.(*corev1.PodAttachOptions)
+			o.Container = q.Get("container")
+			return streamOptions(q, &o.Stdin, &o.Stdout, &o.Stderr, &o.TTY)
+		}),
+		s.AddConversionFunc((*url.Values)(nil), (*corev1.PodPortForwardOptions)(nil), func(a, b any, _ conversion.Scope) error {
+			q, o := *a.(*url.Values), b.(*corev1.PodPortForwardOptions)
+			o.Ports = nil
+			return metav1.Convert_Slice_string_To_Slice_int32(ptr.To(q["ports"]), &o.Ports, nil)
+		}),
+	)
+}
+
+// streamOptions reads the stdin, stdout, stderr and tty parameters of exec
+// and attach.
+func streamOptions(q url.Values, stdin, stdout, stderr, tty *bool) error {
+	for name, dst := range map[string]*bool{"stdin": stdin, "stdout": stdout, "stderr": stderr, "tty": tty} {
+		v, err := boolParam(q, name)
+		if err != nil {
+			return err
+		}
+		*dst = v
+	}
+	return nil
 }
 
 func podLogOptions(q url.Values, o *corev1.PodLogOptions) error {

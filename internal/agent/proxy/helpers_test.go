@@ -230,4 +230,6 @@ func (tp *testProxier) mustNotHave(parts ...string) {
 	}
 }
 
-func tpName(name string) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: name} }
+func tpName(name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: "ns", Name: name}
+}

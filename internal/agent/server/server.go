@@ -1,8 +1,12 @@
 // Package server is the node agent's HTTPS endpoint, where the API server
 // reaches the node as it reaches a kubelet on port 10250: container logs
 // at /containerLogs/NAMESPACE/POD/CONTAINER with the kubelet's query
-// parameters. Only clients with a certificate from the cluster CA get in,
-// and of those only the API server's kubelet client and cluster admins.
+// parameters, and the kubelet's streaming endpoints /exec and /attach
+// (NAMESPACE/POD/CONTAINER) and /portForward/NAMESPACE/POD, served by the
+// kubelet's own CRI streaming code (SPDY; the API server translates
+// WebSocket clients). Only clients with a certificate from the cluster CA
+// get in, and of those only the API server's kubelet client and cluster
+// admins.
 package server
 
 import (
@@ -21,7 +25,11 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	remotecommandconsts "k8s.io/apimachinery/pkg/util/remotecommand"
 	"k8s.io/client-go/util/cert"
+	"k8s.io/kubelet/pkg/cri/streaming/portforward"
+	remotecommandserver "k8s.io/kubelet/pkg/cri/streaming/remotecommand"
 
 	"github.com/portway/portway/internal/agent/runtime"
 )
@@ -31,12 +39,33 @@ type Logs interface {
 	ContainerLog(namespace, pod, container string, previous bool) (runtime.Log, error)
 }
 
+// Streams reaches into this node's running pods. Its pod names are
+// runtime.PodKey(namespace, name).
+type Streams interface {
+	remotecommandserver.Executor
+	remotecommandserver.Attacher
+	portforward.PortForwarder
+	// CheckPod says whether the pod runs here (runtime.ErrPodNotFound if
+	// not); CheckContainer whether its container does, and if not why.
+	CheckPod(key string) error
+	CheckContainer(key, container string) error
+}
+
 // Server serves the agent's HTTPS endpoint.
 type Server struct {
 	Addr     string
 	ClientCA *x509.CertPool
 	Logs     Logs
+	Streams  Streams
 }
+
+// The kubelet's streaming defaults: an idle stream lasts 4 hours
+// (--streaming-connection-idle-timeout), a SPDY client has 30 s to open
+// its streams.
+const (
+	streamIdleTimeout     = 4 * time.Hour
+	streamCreationTimeout = remotecommandconsts.DefaultStreamCreationTimeout
+)
 
 // allowed are the client identities let in: the API server's kubelet
 // client and members of system:masters.
@@ -63,6 +92,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
+	for _, method := range []string{"GET", "POST"} {
+		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{container}", s.exec)
+		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{container}", s.attach)
+		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.portForward)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	srv := &http.Server{
 		Addr:              s.Addr,
@@ -94,6 +128,73 @@ func authorize(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// exec runs a command in a container, as the kubelet's getExec does: bad
+// stream options are a 400, a pod not here a 404 "pod does not exist", a
+// container not running the runtime's error, all before the upgrade.
+func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
+	opts, key, container, ok := s.remoteCommand(w, r)
+	if !ok {
+		return
+	}
+	remotecommandserver.ServeExec(w, r, s.Streams, key, "", container, r.URL.Query()[corev1.ExecCommandParam], opts,
+		streamIdleTimeout, streamCreationTimeout, remotecommandconsts.SupportedStreamingProtocols)
+}
+
+// attach attaches to a container's streams, as the kubelet's getAttach.
+func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
+	opts, key, container, ok := s.remoteCommand(w, r)
+	if !ok {
+		return
+	}
+	remotecommandserver.ServeAttach(w, r, s.Streams, key, "", container, opts,
+		streamIdleTimeout, streamCreationTimeout, remotecommandconsts.SupportedStreamingProtocols)
+}
+
+// remoteCommand checks an exec or attach request; false means it has been
+// answered.
+func (s *Server) remoteCommand(w http.ResponseWriter, r *http.Request) (*remotecommandserver.Options, string, string, bool) {
+	opts, err := remotecommandserver.NewOptions(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, "", "", false
+	}
+	key, container := runtime.PodKey(r.PathValue("namespace"), r.PathValue("pod")), r.PathValue("container")
+	if err := s.Streams.CheckContainer(key, container); err != nil {
+		streamError(w, err)
+		return nil, "", "", false
+	}
+	return opts, key, container, true
+}
+
+// portForward forwards connections to the pod's ports, as the kubelet's
+// getPortForward does.
+func (s *Server) portForward(w http.ResponseWriter, r *http.Request) {
+	opts, err := portforward.NewV4Options(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	key := runtime.PodKey(r.PathValue("namespace"), r.PathValue("pod"))
+	if err := s.Streams.CheckPod(key); err != nil {
+		streamError(w, err)
+		return
+	}
+	portforward.ServePortForward(w, r, s.Streams, key, "", opts, streamIdleTimeout, streamCreationTimeout, portforward.SupportedProtocols)
+}
+
+// streamError answers a streaming request refused before its upgrade, with
+// the kubelet's status codes; the API server passes the text on, and
+// kubectl shows it after "unable to upgrade connection: ".
+func streamError(w http.ResponseWriter, err error) {
+	code := http.StatusInternalServerError
+	if errors.Is(err, runtime.ErrPodNotFound) {
+		code = http.StatusNotFound
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, err.Error())
 }
 
 // logOptions are the kubelet's containerLogs query parameters.

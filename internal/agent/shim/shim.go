@@ -81,6 +81,20 @@ func WriteSpec(dir string, s *Spec) error {
 	return writeAtomic(filepath.Join(dir, SpecFile), b)
 }
 
+// ReadSpec reads what a container instance runs; exec runs its commands
+// with the same environment and working directory.
+func ReadSpec(dir string) (*Spec, error) {
+	b, err := os.ReadFile(filepath.Join(dir, SpecFile))
+	if err != nil {
+		return nil, err
+	}
+	s := &Spec{}
+	if err := json.Unmarshal(b, s); err != nil {
+		return nil, fmt.Errorf("%s: %w", SpecFile, err)
+	}
+	return s, nil
+}
+
 // ReadPid returns the container's pid, or 0 if it has not started.
 func ReadPid(dir string) int {
 	b, err := os.ReadFile(filepath.Join(dir, PidFile))
@@ -107,13 +121,9 @@ func ReadExit(dir string) *Exit {
 // Run is the shim process: it starts the container described in dir and
 // returns when the container has ended and its exit is recorded.
 func Run(dir string) error {
-	b, err := os.ReadFile(filepath.Join(dir, SpecFile))
+	s, err := ReadSpec(dir)
 	if err != nil {
 		return err
-	}
-	var s Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("%s: %w", SpecFile, err)
 	}
 	// Signals meant for the container are passed on; the shim itself stays
 	// to record the exit. (Notify, not Ignore: an ignored signal would stay
@@ -186,7 +196,7 @@ func (s *Spec) setUp() (*exec.Cmd, error) {
 			return nil, fmt.Errorf("mounting %s on %s: %w", m.Source, m.Target, err)
 		}
 	}
-	path, err := lookPath(s.Argv[0], s.Env)
+	path, err := LookPath(s.Argv[0], s.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -194,9 +204,9 @@ func (s *Spec) setUp() (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// lookPath finds argv0 in the container's PATH, as a container runtime
-// does, rather than in the shim's.
-func lookPath(argv0 string, env []string) (string, error) {
+// LookPath finds argv0 in the container's PATH, as a container runtime
+// does, rather than in the shim's (or the agent's).
+func LookPath(argv0 string, env []string) (string, error) {
 	if strings.Contains(argv0, "/") {
 		return argv0, nil
 	}

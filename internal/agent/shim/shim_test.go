@@ -38,13 +38,13 @@ func TestLookPath(t *testing.T) {
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := lookPath("tool", []string{"PATH=/nonexistent:" + dir}); err != nil || got != bin {
-		t.Errorf("lookPath in the container's PATH = %q, %v; want %q", got, err, bin)
+	if got, err := LookPath("tool", []string{"PATH=/nonexistent:" + dir}); err != nil || got != bin {
+		t.Errorf("LookPath in the container's PATH = %q, %v; want %q", got, err, bin)
 	}
-	if _, err := lookPath("tool", nil); err == nil || !strings.Contains(err.Error(), `"tool": executable file not found in $PATH`) {
-		t.Errorf("lookPath outside the container's PATH: %v", err)
+	if _, err := LookPath("tool", nil); err == nil || !strings.Contains(err.Error(), `"tool": executable file not found in $PATH`) {
+		t.Errorf("LookPath outside the container's PATH: %v", err)
 	}
-	if got, _ := lookPath("/abs/tool", nil); got != "/abs/tool" {
+	if got, _ := LookPath("/abs/tool", nil); got != "/abs/tool" {
 		t.Errorf("an absolute path is used as given, got %q", got)
 	}
 }

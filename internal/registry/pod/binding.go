@@ -19,7 +19,8 @@ import (
 )
 
 // NewStorage returns the endpoints of pods: pods, pods/status, pods/log
-// (streamed from the pod's node through kubelets), pods/binding (how the
+// (streamed from the pod's node through kubelets), pods/exec, pods/attach
+// and pods/portforward (proxied to it), pods/binding (how the
 // scheduler assigns a pod to a node) and the older bindings resource that
 // does the same, as Kubernetes serves them.
 func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets) (map[string]rest.Storage, error) {
@@ -28,6 +29,9 @@ func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets) (map[string]r
 		return nil, err
 	}
 	s.REST["pods/log"] = &LogREST{store: s.Store, kubelets: kubelets}
+	s.REST["pods/exec"] = &ExecREST{store: s.Store, kubelets: kubelets}
+	s.REST["pods/attach"] = &AttachREST{store: s.Store, kubelets: kubelets}
+	s.REST["pods/portforward"] = &PortForwardREST{store: s.Store, kubelets: kubelets}
 	binding := &BindingREST{store: s.Store}
 	s.REST["pods/binding"] = binding
 	s.REST["bindings"] = &LegacyBindingREST{binding: binding}

@@ -16,9 +16,10 @@ import (
 	"github.com/portway/portway/internal/validation"
 )
 
-// Resource is the pods resource; NewStorage adds pods/binding to it.
+// Resource is the pods resource; NewStorage adds pods/binding, pods/log,
+// pods/exec, pods/attach and pods/portforward to it.
 //
-// Not done yet: pods/exec, pods/attach, pods/portforward.
+// Not done yet: pods/proxy, pods/ephemeralcontainers, pods/eviction.
 var Resource = &registry.Resource[*corev1.Pod]{
 	Resource:             corev1.Resource("pods"),
 	Singular:             "pod",
