@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"fmt"
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -82,7 +81,6 @@ func init() {
 	// decodes, and the unversioned Status and discovery types.
 	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
 	addFieldLabelConversions(Scheme)
-	addAppsFieldLabelConversions(Scheme)
 	addDefaulters(Scheme)
 	if err := addQueryConversions(Scheme); err != nil {
 		panic(err)
@@ -101,19 +99,3 @@ var metaKinds = map[string]struct{}{
 	"APIVersions": {}, "APIGroupList": {}, "APIGroup": {}, "APIResourceList": {},
 }
 
-// addAppsFieldLabelConversions accepts the field selectors Kubernetes accepts
-// for apps/v1 kinds: ReplicaSets also select on status.replicas; Deployments
-// only on metadata, the default.
-func addAppsFieldLabelConversions(s *runtime.Scheme) {
-	err := s.AddFieldLabelConversionFunc(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"),
-		func(label, value string) (string, string, error) {
-			switch label {
-			case "metadata.name", "metadata.namespace", "status.replicas":
-				return label, value, nil
-			}
-			return "", "", fmt.Errorf("field label not supported: %s", label)
-		})
-	if err != nil {
-		panic(err)
-	}
-}

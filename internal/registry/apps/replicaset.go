@@ -3,11 +3,9 @@ package apps
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apiserver/pkg/registry/generic"
@@ -20,6 +18,10 @@ import (
 
 // ReplicaSets is the replicasets resource; NewReplicaSetStorage adds
 // replicasets/scale to it.
+//
+// Field selectors: only metadata.name and metadata.namespace, as in
+// Kubernetes 1.32, whose apps/v1 registers no field label conversion, so
+// the status.replicas its registry would match on is rejected before.
 var ReplicaSets = &registry.Resource[*appsv1.ReplicaSet]{
 	Resource:   appsv1.Resource("replicasets"),
 	Singular:   "replicaset",
@@ -46,9 +48,6 @@ var ReplicaSets = &registry.Resource[*appsv1.ReplicaSet]{
 			return nil
 		}
 		return nameWarnings(rs.Name)
-	},
-	Fields: func(rs *appsv1.ReplicaSet) fields.Set {
-		return fields.Set{"status.replicas": strconv.Itoa(int(rs.Status.Replicas))}
 	},
 	Columns: printers.ReplicaSetColumns,
 	Row:     printers.ReplicaSetRow,
