@@ -98,4 +98,3 @@ var metaKinds = map[string]struct{}{
 	"CreateOptions": {}, "UpdateOptions": {}, "PatchOptions": {}, "Status": {},
 	"APIVersions": {}, "APIGroupList": {}, "APIGroup": {}, "APIResourceList": {},
 }
-
