@@ -24,6 +24,7 @@ import (
 
 	"github.com/portway/portway/internal/agent/hostgw"
 	"github.com/portway/portway/internal/agent/node"
+	"github.com/portway/portway/internal/agent/proxy"
 	"github.com/portway/portway/internal/agent/runtime"
 	"github.com/portway/portway/internal/agent/server"
 	"github.com/portway/portway/internal/version"
@@ -46,6 +47,18 @@ type Config struct {
 	CNIBinDirs []string
 	// Self is the portway binary (the shim and built-in images run it).
 	Self string
+	// Proxy configures the service proxy (kube-proxy's job).
+	Proxy ProxyConfig
+}
+
+// ProxyConfig configures the agent's service proxy.
+type ProxyConfig struct {
+	// ClusterCIDR is the pods' range (default proxy.DefaultClusterCIDR).
+	ClusterCIDR string
+	// MetricsAddr and HealthzAddr serve /metrics and /healthz in plain
+	// HTTP, as kube-proxy's --metrics-bind-address and
+	// --healthz-bind-address; empty is not served.
+	MetricsAddr, HealthzAddr string
 }
 
 // Run runs the agent until ctx ends. Pods keep running after it returns.
@@ -90,6 +103,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := rt.Start(ctx, podsFactory, factory); err != nil {
 		return err
 	}
+	px, err := startProxy(ctx, cfg.NodeName, cfg.Proxy, factory)
+	if err != nil {
+		return err
+	}
 	podsFactory.Start(ctx.Done())
 	factory.Start(ctx.Done())
 
@@ -106,9 +123,27 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 	}
 	rt.Wait()
+	px.Wait()
 	podsFactory.Shutdown()
 	factory.Shutdown()
 	return err
+}
+
+// startProxy sets the node's sysctls for the service proxy, registers it
+// on factory (before it starts) and runs it, with its metrics and health
+// endpoints, until ctx ends; Wait then waits for it to remove its table.
+func startProxy(ctx context.Context, nodeName string, cfg ProxyConfig, factory informers.SharedInformerFactory) (*proxy.Running, error) {
+	if err := proxy.EnsureSysctls(klog.FromContext(ctx)); err != nil {
+		return nil, err
+	}
+	p, err := proxy.New(proxy.Config{NodeName: nodeName, ClusterCIDR: cfg.ClusterCIDR})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Register(factory); err != nil {
+		return nil, err
+	}
+	return p.Start(ctx, cfg.MetricsAddr, cfg.HealthzAddr), nil
 }
 
 // waitForPodCIDR waits for the control plane's node IPAM to give the node

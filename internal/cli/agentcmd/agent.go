@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portway/portway/internal/agent"
+	"github.com/portway/portway/internal/agent/proxy"
 )
 
 type flagpole struct {
@@ -21,6 +22,8 @@ type flagpole struct {
 	port       int
 	rootDir    string
 	cniBinDirs []string
+	proxyOnly  bool
+	proxy      agent.ProxyConfig
 }
 
 // New returns the agent command.
@@ -32,7 +35,8 @@ func New() *cobra.Command {
 		Long: `Run a node agent, as a kubelet: register the Node, renew its Lease, run
 the pods the scheduler binds to it (processes in their own network
 namespaces, wired by the CNI plugins), route other nodes' pod CIDRs, and
-serve container logs to the API server on --port.`,
+serve container logs to the API server on --port, and proxy Services as
+kube-proxy does (nftables table "portway"; --proxy-only runs just that).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return f.run(cmd) },
 	}
@@ -45,11 +49,19 @@ serve container logs to the API server on --port.`,
 	fl.IntVar(&f.port, "port", 10250, "port of the agent's HTTPS endpoint (container logs)")
 	fl.StringVar(&f.rootDir, "root-dir", "/var/lib/portway/agent", "directory for pod state and container logs")
 	fl.StringSliceVar(&f.cniBinDirs, "cni-bin-dir", agent.DefaultCNIBinDirs, "directories holding the CNI plugins")
+	fl.BoolVar(&f.proxyOnly, "proxy-only", false, "run only the service proxy, as kube-proxy (no Node, pods or routes; needs to list and watch services and endpointslices)")
+	fl.StringVar(&f.proxy.ClusterCIDR, "cluster-cidr", proxy.DefaultClusterCIDR, "the pods' range: traffic to a ClusterIP from outside it is masqueraded")
+	fl.StringVar(&f.proxy.MetricsAddr, "metrics-bind-address", proxy.DefaultMetricsBindAddress, "address of the proxy's Prometheus /metrics (plain HTTP; empty: off)")
+	fl.StringVar(&f.proxy.HealthzAddr, "healthz-bind-address", proxy.DefaultHealthzBindAddress, "address of the proxy's /healthz (plain HTTP; empty: off)")
 	_ = cmd.MarkFlagRequired("kubeconfig")
 	return cmd
 }
 
 func (f *flagpole) run(cmd *cobra.Command) error {
+	if f.proxyOnly {
+		return agent.RunProxy(cmd.Context(), agent.Config{Kubeconfig: f.kubeconfig, Server: f.server,
+			NodeName: f.nodeName, Proxy: f.proxy})
+	}
 	var ip net.IP
 	if f.nodeIP != "" {
 		if ip = net.ParseIP(f.nodeIP).To4(); ip == nil {
@@ -66,6 +78,6 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 	}
 	return agent.Run(cmd.Context(), agent.Config{
 		Kubeconfig: f.kubeconfig, Server: f.server, NodeName: f.nodeName, NodeIP: ip,
-		Port: f.port, Root: root, CNIBinDirs: f.cniBinDirs, Self: self,
+		Port: f.port, Root: root, CNIBinDirs: f.cniBinDirs, Self: self, Proxy: f.proxy,
 	})
 }

@@ -1,0 +1,42 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/version"
+)
+
+// RunProxy runs only the service proxy, as kube-proxy runs: no Node
+// registration, no pods, no routes; it needs a kubeconfig allowed to list
+// and watch Services and EndpointSlices, against any API server. It runs
+// until ctx ends, then removes its nftables table.
+func RunProxy(ctx context.Context, cfg Config) error {
+	log := klog.FromContext(ctx).WithValues("node", cfg.NodeName)
+	ctx = klog.NewContext(ctx, log)
+	restCfg, err := clientcmd.BuildConfigFromFlags(cfg.Server, cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	v := version.Info()
+	restCfg.UserAgent = fmt.Sprintf("kube-proxy/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, "portway")
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	px, err := startProxy(ctx, cfg.NodeName, cfg.Proxy, factory)
+	if err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	log.Info("Service proxy started")
+	px.Wait()
+	factory.Shutdown()
+	return nil
+}
