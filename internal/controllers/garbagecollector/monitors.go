@@ -25,7 +25,7 @@ const (
 // ignored are the resources the collector does not watch, as in
 // Kubernetes: events are many, short-lived and expire on their own.
 var ignored = map[schema.GroupResource]bool{
-	{Group: "", Resource: "events"}:                 true,
+	{Group: "", Resource: "events"}:              true,
 	{Group: "events.k8s.io", Resource: "events"}: true,
 }
 
