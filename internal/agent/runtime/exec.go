@@ -96,6 +96,11 @@ func (r *Runtime) ExecInContainer(ctx context.Context, key string, _ types.UID, 
 	if err != nil {
 		return err
 	}
+	return i.exec(ctx, cmd, in, out, errOut, tty, resize)
+}
+
+// exec is ExecInContainer in the running instance i.
+func (i *instance) exec(ctx context.Context, cmd []string, in io.Reader, out, errOut io.Writer, tty bool, resize <-chan remotecommand.TerminalSize) error {
 	spec, err := shim.ReadSpec(i.dir)
 	if err != nil {
 		return err

@@ -90,17 +90,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
-	for _, method := range []string{"GET", "POST"} {
-		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{container}", s.exec)
-		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{container}", s.attach)
-		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.portForward)
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	srv := &http.Server{
 		Addr:              s.Addr,
-		Handler:           authorize(mux),
+		Handler:           s.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{pair},
@@ -118,6 +110,19 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// handler routes the kubelet paths the agent serves, to allowed clients.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /containerLogs/{namespace}/{pod}/{container}", s.containerLogs)
+	for _, method := range []string{"GET", "POST"} {
+		mux.HandleFunc(method+" /exec/{namespace}/{pod}/{container}", s.exec)
+		mux.HandleFunc(method+" /attach/{namespace}/{pod}/{container}", s.attach)
+		mux.HandleFunc(method+" /portForward/{namespace}/{pod}", s.portForward)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	return authorize(mux)
 }
 
 func authorize(next http.Handler) http.Handler {
