@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,6 +35,32 @@ func TestApps(t *testing.T) {
 	t.Run("rollout pause", func(t *testing.T) { testRolloutPause(t, s) })
 	t.Run("delete propagation", func(t *testing.T) { testDeletePropagation(t, s) })
 	t.Run("client-go protobuf", func(t *testing.T) { testAppsProtobuf(t, s) })
+	t.Run("kubectl versions", func(t *testing.T) { testAppsKubectlVersions(t, s) })
+}
+
+// testAppsKubectlVersions: every installed kubectl from 1.27 to 1.33 creates,
+// scales (each finds the scale subresource through discovery its own way)
+// and lists a Deployment.
+func testAppsKubectlVersions(t *testing.T, s *server) {
+	bins := kubectlVersions(t)
+	if len(bins) == 0 {
+		t.Skip("no kubectl.1.NN binaries beside kubectl")
+	}
+	for _, bin := range bins {
+		name := "v" + strings.ReplaceAll(strings.TrimPrefix(filepath.Base(bin), "kubectl."), ".", "-")
+		run := func(args ...string) string {
+			r := s.kubectlBin(bin, "", append(args, "-n", "apps")...)
+			if r.code != 0 {
+				t.Fatalf("%s %s: exit %d: %s", bin, strings.Join(args, " "), r.code, r.stderr)
+			}
+			return r.stdout
+		}
+		expect(t, bin+" create", run("create", "deployment", name, "--image=nginx"), "deployment.apps/"+name+" created\n")
+		expect(t, bin+" scale", run("scale", "deployment", name, "--replicas=2"), "deployment.apps/"+name+" scaled\n")
+		if f := fields(t, run("get", "deployment", name, "-o", "wide"), name); len(f) != 8 || !strings.HasSuffix(f[1], "/2") || f[7] != "app="+name {
+			t.Errorf("%s get -o wide row %q", bin, f)
+		}
+	}
 }
 
 func testDeploymentCreate(t *testing.T, s *server) {
