@@ -28,7 +28,8 @@ import (
 // ValidateDeployment validates a Deployment on create, and the new object of
 // an update.
 func ValidateDeployment(d *appsv1.Deployment) field.ErrorList {
-	return validateDeploymentSpec(&d.Spec, field.NewPath("spec"))
+	allErrs := validateKubeFinalizers(&d.ObjectMeta)
+	return append(allErrs, validateDeploymentSpec(&d.Spec, field.NewPath("spec"))...)
 }
 
 // ValidateDeploymentUpdate adds what an update may not do: change the
@@ -103,8 +104,8 @@ func isDecremented(update, old *int32) bool {
 func ValidateReplicaSet(rs *appsv1.ReplicaSet) field.ErrorList {
 	fldPath := field.NewPath("spec")
 	spec := &rs.Spec
-	replicas := replicasOf(spec.Replicas)
-	allErrs := apivalidation.ValidateNonnegativeField(int64(replicas), fldPath.Child("replicas"))
+	allErrs := validateKubeFinalizers(&rs.ObjectMeta)
+	allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(int64(replicasOf(spec.Replicas)), fldPath.Child("replicas"))...)
 	allErrs = append(allErrs, apivalidation.ValidateNonnegativeField(int64(spec.MinReadySeconds), fldPath.Child("minReadySeconds"))...)
 	allErrs = append(allErrs, validateWorkloadSelector(spec.Selector, &spec.Template, fldPath)...)
 	return allErrs

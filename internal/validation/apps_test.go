@@ -73,6 +73,11 @@ func rollingUpdate(maxUnavailable, maxSurge intstr.IntOrString) func(*appsv1.Dep
 
 var deploymentCases = []createCase[*appsv1.Deployment]{
 	{name: "valid", obj: deployment()},
+	{name: "garbage collector finalizers are standard, others must be qualified",
+		obj: deployment(func(d *appsv1.Deployment) {
+			d.Finalizers = []string{metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents, "example.com/hold", "hold"}
+		}),
+		want: []string{`metadata.finalizers[3]: Invalid value: "hold": name is neither a standard finalizer name nor is it fully qualified`}},
 	{name: "template labels do not match the selector",
 		obj:  deployment(func(d *appsv1.Deployment) { d.Spec.Template.Labels = map[string]string{"app": "other"} }),
 		want: []string{"spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"other\"}: `selector` does not match template `labels`"}},
@@ -202,6 +207,9 @@ func TestValidateDeploymentStatusUpdate(t *testing.T) {
 func TestValidateReplicaSet(t *testing.T) {
 	runCreateCases(t, []createCase[*appsv1.ReplicaSet]{
 		{name: "valid", obj: replicaSet()},
+		{name: "unqualified finalizer",
+			obj:  replicaSet(func(rs *appsv1.ReplicaSet) { rs.Finalizers = []string{"hold"} }),
+			want: []string{`metadata.finalizers[0]: Invalid value: "hold": name is neither a standard finalizer name nor is it fully qualified`}},
 		{name: "negative counts",
 			obj: replicaSet(func(rs *appsv1.ReplicaSet) { rs.Spec.Replicas = ptr.To[int32](-3); rs.Spec.MinReadySeconds = -1 }),
 			want: []string{
