@@ -9,15 +9,19 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 
 	"github.com/portway/portway/internal/allocator"
+	"github.com/portway/portway/internal/controllers/deployment"
 	"github.com/portway/portway/internal/controllers/endpoints"
 	"github.com/portway/portway/internal/controllers/endpointslice"
 	"github.com/portway/portway/internal/controllers/endpointslicemirroring"
+	"github.com/portway/portway/internal/controllers/garbagecollector"
 	"github.com/portway/portway/internal/controllers/namespace"
 	"github.com/portway/portway/internal/controllers/nodeipam"
 	"github.com/portway/portway/internal/controllers/nodelifecycle"
+	"github.com/portway/portway/internal/controllers/replicaset"
 	"github.com/portway/portway/internal/controllers/scheduler"
 	"github.com/portway/portway/internal/version"
 )
@@ -53,12 +57,31 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	if err != nil {
 		return err
 	}
+	rsClient, err := controllerClient(cfg, "replicaset-controller")
+	if err != nil {
+		return err
+	}
+	deployClient, err := controllerClient(cfg, "deployment-controller")
+	if err != nil {
+		return err
+	}
+	gcClient, err := controllerClient(cfg, "generic-garbage-collector")
+	if err != nil {
+		return err
+	}
+	gcMeta, err := metadata.NewForConfig(controllerConfig(cfg, "generic-garbage-collector"))
+	if err != nil {
+		return err
+	}
 	ep := endpoints.New(epClient, factory)
 	eps := endpointslice.New(epsClient, factory)
 	epm := endpointslicemirroring.New(epmClient, factory)
 	ipam := nodeipam.New(client, factory, podSubnets)
 	lifecycle := nodelifecycle.New(lifecycleClient, factory, nodelifecycle.Config{GracePeriod: nodeGrace})
 	sched := scheduler.New(schedClient, factory)
+	rs := replicaset.New(rsClient, factory, nil)
+	deploy := deployment.New(deployClient, factory, nil)
+	gc := garbagecollector.New(gcMeta, gcClient.Discovery())
 	factory.Start(ctx.Done())
 	go ns.Run(ctx)
 	go ep.Run(ctx)
@@ -67,6 +90,9 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	go ipam.Run(ctx)
 	go lifecycle.Run(ctx)
 	go sched.Run(ctx)
+	go rs.Run(ctx)
+	go deploy.Run(ctx)
+	go gc.Run(ctx)
 	return nil
 }
 
@@ -74,10 +100,16 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 // controllers: its user agent starts with "kube-controller-manager/", so
 // that the objects it writes carry that field manager, as in Kubernetes.
 func controllerClient(cfg *rest.Config, name string) (kubernetes.Interface, error) {
+	return kubernetes.NewForConfig(controllerConfig(cfg, name))
+}
+
+// controllerConfig is controllerClient's configuration, for the clients
+// other than the typed one (the garbage collector's metadata client).
+func controllerConfig(cfg *rest.Config, name string) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	v := version.Info()
 	c.UserAgent = fmt.Sprintf("kube-controller-manager/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, name)
-	return kubernetes.NewForConfig(c)
+	return c
 }
 
 // schedulerClient is the scheduler's client: its user agent is
