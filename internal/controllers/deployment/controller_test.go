@@ -39,7 +39,7 @@ var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 // plays the ReplicaSet controller (replicaSets below). No node runs pods:
 // the test makes them ready itself.
 type cluster struct {
-	t                *testing.T
+	t                testing.TB
 	client           *fake.Clientset
 	clock            *testingclock.FakeClock
 	dc               *Controller
@@ -47,7 +47,7 @@ type cluster struct {
 	deps, sets, pods cache.Indexer
 }
 
-func newCluster(t *testing.T, objs ...runtime.Object) *cluster {
+func newCluster(t testing.TB, objs ...runtime.Object) *cluster {
 	client := fake.NewClientset(objs...)
 	clk := testingclock.NewFakeClock(t0)
 	c := &cluster{t: t, client: client, clock: clk, rec: record.NewFakeRecorder(10000)}

@@ -35,7 +35,7 @@ var t0 = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 // server's objects into the listers and calls the pod handlers for the
 // pods that appeared or went, as the informers would.
 type harness struct {
-	t          *testing.T
+	t          testing.TB
 	c          *Controller
 	client     *fake.Clientset
 	clock      *testingclock.FakeClock
@@ -44,7 +44,7 @@ type harness struct {
 	creates    atomic.Int32
 }
 
-func newHarness(t *testing.T, objs ...runtime.Object) *harness {
+func newHarness(t testing.TB, objs ...runtime.Object) *harness {
 	client := fake.NewClientset(objs...)
 	clk := testingclock.NewFakeClock(t0)
 	c := New(client, informers.NewSharedInformerFactory(client, 0), clk)
