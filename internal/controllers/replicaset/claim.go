@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -89,11 +91,14 @@ func (c *Claimer) claim(ctx context.Context, obj metav1.Object) (bool, error) {
 	return true, nil
 }
 
+// kindOf names the kind of a claimed object for messages (cached objects
+// carry no kind).
 func (c *Claimer) kindOf(obj metav1.Object) string {
-	if o, ok := obj.(interface{ GetObjectKind() schema.ObjectKind }); ok {
-		if k := o.GetObjectKind().GroupVersionKind().Kind; k != "" {
-			return k
-		}
+	switch obj.(type) {
+	case *corev1.Pod:
+		return "Pod"
+	case *appsv1.ReplicaSet:
+		return "ReplicaSet"
 	}
 	return "object"
 }
