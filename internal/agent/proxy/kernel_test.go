@@ -68,11 +68,6 @@ func (n *nsNFT) Run(ctx context.Context, tx *knftables.Transaction) error {
 	return err
 }
 
-func (n *nsNFT) List(ctx context.Context, typ string) (out []string, err error) {
-	err = namespaces.Do(n.path, func() error { out, err = n.Interface.List(ctx, typ); return err })
-	return out, err
-}
-
 // waitFor waits until a transaction holding s ran.
 func (n *nsNFT) waitFor(t *testing.T, s string) {
 	t.Helper()

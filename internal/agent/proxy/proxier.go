@@ -94,8 +94,12 @@ type Proxier struct {
 	// later: before Linux 6.2, a chain is not free to delete at once after
 	// the map element pointing to it was (kube-proxy does the same).
 	staleChains map[string]time.Time
-	// recreated is set once the base chains were recreated by this process.
-	recreated bool
+	// clean: the table holds exactly what written says. It is false at
+	// start (the table may hold anything: an earlier agent's rules) and
+	// after a failed sync; a full sync then recreates the whole table in
+	// its transaction, instead of listing what is there (nft 1.0.6 takes
+	// minutes to list the sets of a table with 10,000 Services).
+	clean bool
 }
 
 type owner struct {
@@ -455,8 +459,16 @@ func (p *Proxier) syncRules(ctx context.Context, full bool, dirty map[types.Name
 	tx := p.nft.NewTransaction()
 	var ph phases
 	names := dirty
+	recreate := full && !p.clean
+	prev := p.written
 	if full {
-		writeBase(tx, !p.recreated)
+		if recreate {
+			tx.Add(&knftables.Table{})
+			tx.Delete(&knftables.Table{})
+			// the chains flushed earlier go with the table
+			clear(p.staleChains)
+		}
+		writeBase(tx)
 		svcs, err := p.services.List(labels.Everything())
 		if err != nil {
 			return res, err
@@ -502,10 +514,8 @@ func (p *Proxier) syncRules(ctx context.Context, full bool, dirty map[types.Name
 		res.udpStale = res.udpStale || udpChanged(oldUDP, newUDP)
 		res.healthChanged = res.healthChanged || oldHC != newHC
 	}
-	if full {
-		if err := p.findLeftovers(ctx, &ph, newlyStale); err != nil {
-			return res, err
-		}
+	if full && !recreate {
+		p.dropLeftovers(&ph, prev, newlyStale)
 	}
 	var deleted []string
 	for c, t := range p.staleChains {
@@ -523,11 +533,10 @@ func (p *Proxier) syncRules(ctx context.Context, full bool, dirty map[types.Name
 		v.Info("Running nftables transaction", "transaction", tx.String())
 	}
 	if err := p.nft.Run(ctx, tx); err != nil {
-		// The stale chains will be found again by the full sync's listing.
-		clear(p.staleChains)
+		p.clean = false
 		return res, err
 	}
-	p.recreated = true
+	p.clean = true
 	for _, c := range deleted {
 		delete(p.staleChains, c)
 	}
@@ -539,10 +548,9 @@ func (p *Proxier) syncRules(ctx context.Context, full bool, dirty map[types.Name
 	return res, nil
 }
 
-// findLeftovers flushes the service chains and deletes the affinity sets
-// in the table that no Service has now: left by an earlier agent, or by a
-// sync that failed.
-func (p *Proxier) findLeftovers(ctx context.Context, ph *phases, newlyStale map[string]bool) error {
+// dropLeftovers flushes the service chains and deletes the affinity sets
+// that the table held before a full sync (prev) and that no Service has now.
+func (p *Proxier) dropLeftovers(ph *phases, prev map[types.NamespacedName]*serviceRules, newlyStale map[string]bool) {
 	active, activeSets := map[string]bool{}, map[string]bool{}
 	for _, r := range p.written {
 		for _, c := range r.chains {
@@ -552,34 +560,19 @@ func (p *Proxier) findLeftovers(ctx context.Context, ph *phases, newlyStale map[
 			activeSets[s.name] = true
 		}
 	}
-	chains, err := p.nft.List(ctx, "chains")
-	if err != nil && !knftables.IsNotFound(err) {
-		return err
-	}
-	for _, c := range chains {
-		if _, flushed := p.staleChains[c]; flushed {
-			continue
+	for _, r := range prev {
+		for _, c := range r.chains {
+			if !active[c.name] {
+				ph.stale = append(ph.stale, c.name)
+				newlyStale[c.name] = true
+			}
 		}
-		if isServiceChain(c) && !active[c] {
-			ph.stale = append(ph.stale, c)
-			newlyStale[c] = true
-		}
-	}
-	for c := range p.staleChains {
-		if active[c] {
-			delete(p.staleChains, c)
+		for _, s := range r.sets {
+			if !activeSets[s.name] {
+				ph.delSets = append(ph.delSets, s.name)
+			}
 		}
 	}
-	sets, err := p.nft.List(ctx, "sets")
-	if err != nil && !knftables.IsNotFound(err) {
-		return err
-	}
-	for _, s := range sets {
-		if isAffinitySet(s) && !activeSets[s] {
-			ph.delSets = append(ph.delSets, s)
-		}
-	}
-	return nil
 }
 
 // build computes a Service's rules from the informers' caches; nil if the

@@ -94,17 +94,9 @@ var jumps = []struct{ from, to, match string }{
 
 // writeBase adds to tx the fixed part of the table, flushing what a full
 // sync rewrites: every fixed chain and every map and set (a full sync adds
-// all their elements again). recreate first deletes the base chains, so
-// that a table left by another version with other hooks or priorities is
-// replaced rather than refused.
-func writeBase(tx *knftables.Transaction, recreate bool) {
+// all their elements again).
+func writeBase(tx *knftables.Transaction) {
 	tx.Add(&knftables.Table{Comment: knftables.PtrTo("portway service proxy")})
-	if recreate {
-		for _, bc := range baseChains {
-			tx.Add(&knftables.Chain{Name: bc.name})
-			tx.Delete(&knftables.Chain{Name: bc.name})
-		}
-	}
 	for _, bc := range baseChains {
 		c := &knftables.Chain{Name: bc.name, Type: knftables.PtrTo(bc.typ), Hook: knftables.PtrTo(bc.hook),
 			Priority: knftables.PtrTo(knftables.BaseChainPriority(bc.priority))}
