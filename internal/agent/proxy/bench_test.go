@@ -54,6 +54,10 @@ func benchSync(b *testing.B, tp *testProxier, nft knftables.Interface) {
 				b.Fatal(err)
 			}
 		}
+		if null, ok := nft.(*nullNFT); ok {
+			b.ReportMetric(float64(null.fullLines), "tx-lines")
+			b.ReportMetric(float64(null.fullBytes), "tx-bytes")
+		}
 	})
 	b.Run("partial-one-endpoint", func(b *testing.B) {
 		tcp := corev1.ProtocolTCP
@@ -75,10 +79,6 @@ func benchSync(b *testing.B, tp *testProxier, nft knftables.Interface) {
 		}
 		b.ReportMetric(float64(strings.Count(string(out), "\n")), "nft-list-lines")
 		b.ReportMetric(float64(len(out)), "nft-list-bytes")
-	}
-	if null, ok := nft.(*nullNFT); ok {
-		b.ReportMetric(float64(null.fullLines), "full-tx-lines")
-		b.ReportMetric(float64(null.fullBytes), "full-tx-bytes")
 	}
 }
 
