@@ -240,6 +240,24 @@ spec:
 `, i, readyFile)
 }
 
+// applyHostnames applies the hostnames Service and n of its pods, each
+// ready while its file in the returned directory exists (an exec probe, run
+// in the pod's namespaces on the node's filesystem).
+func applyHostnames(t *testing.T, c *cluster, n int) (readyDir string) {
+	t.Helper()
+	readyDir = t.TempDir()
+	manifest := hostnamesManifest
+	for i := range n {
+		f := filepath.Join(readyDir, fmt.Sprint(i))
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		manifest += hostnamesPod(i, f)
+	}
+	c.applyStdin(manifest)
+	return readyDir
+}
+
 // TestCluster is issue 4's scenario: nodes Ready, pods spread and running,
 // pod-to-pod across nodes, endpoints that follow readiness and node
 // health, logs, deletion, and nothing left after Ctrl-C.
@@ -264,18 +282,7 @@ func TestCluster(t *testing.T) {
 		t.Errorf("node InternalIPs %v, want %v", ips, want)
 	}
 
-	// Each pod is ready while its file exists (an exec probe, run in the
-	// pod's namespaces on the node's filesystem).
-	readyDir := t.TempDir()
-	manifest := hostnamesManifest
-	for i := range 6 {
-		f := filepath.Join(readyDir, fmt.Sprint(i))
-		if err := os.WriteFile(f, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		manifest += hostnamesPod(i, f)
-	}
-	c.applyStdin(manifest)
+	readyDir := applyHostnames(t, c, 6)
 	var pods []corev1.Pod
 	waitFor(t, "6 ready pods", func() bool {
 		l, err := client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=hostnames"})
@@ -483,18 +490,10 @@ func TestClusterCrash(t *testing.T) {
 // killAgent kills the agent of a node of the cluster (its pods live on).
 func killAgent(t *testing.T, c *cluster, node string) {
 	t.Helper()
-	for _, p := range processesMentioning(c.dataDir) {
-		pid, cmd, _ := strings.Cut(p, ": ")
-		if strings.Contains(cmd, " agent ") && strings.Contains(cmd, "--node-name "+node+" ") {
-			var n int
-			fmt.Sscan(pid, &n)
-			if err := syscall.Kill(n, syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
+	pid, _ := agentProcess(t, c, node)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no agent process for %s", node)
 }
 
 func nodeReady(n *corev1.Node) bool {

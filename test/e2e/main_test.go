@@ -93,7 +93,7 @@ func (s *server) start() {
 		s.t.Fatal(err)
 	}
 	s.cmd.Stderr = s.log
-	if err := s.cmd.Start(); err != nil {
+	if err := s.inNetns(s.cmd.Start); err != nil {
 		s.t.Fatal(err)
 	}
 	s.exited = make(chan struct{})

@@ -1,0 +1,533 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/portway/portway/internal/namespaces"
+)
+
+// TestDataPlane is issue 6's scenario: real packets through clusterIPs and
+// nodePorts of the seed examples and of Services made to probe one rule
+// each, programmed into nftables by the node agents of a 3-node cluster.
+func TestDataPlane(t *testing.T) {
+	c := startCluster(t, 3)
+	client := c.client()
+	ctx := context.Background()
+	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeIP := map[string]string{}
+	var nodeNames []string
+	for _, n := range nodes.Items {
+		nodeIP[n.Name] = internalIPOf(&n)
+		nodeNames = append(nodeNames, n.Name)
+	}
+	slices.Sort(nodeNames)
+
+	examples, err := filepath.Glob("../../examples/0*.yaml")
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range examples {
+		c.ok("apply", "-f", f)
+	}
+	pods := waitPodsReady(t, client, "default", "", 9) // the examples' pods
+	pod := func(name string) *corev1.Pod {
+		for i := range pods {
+			if pods[i].Name == name {
+				return &pods[i]
+			}
+		}
+		t.Fatalf("no pod %s", name)
+		return nil
+	}
+	svc := func(name string) *corev1.Service {
+		s, err := client.CoreV1().Services("default").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	client1 := c.podNetns(pod("my-app-1")) // a pod to send from
+
+	t.Run("nodePort on every node from outside", func(t *testing.T) {
+		for _, n := range nodeNames {
+			url := "http://" + net.JoinHostPort(nodeIP[n], "30003") + "/hostname"
+			waitFor(t, url+" from the bridge side", func() bool {
+				got, err := httpFrom(c.netns, url)
+				return err == nil && got == "hello-nginx"
+			})
+		}
+	})
+
+	t.Run("clusterIP from a pod", func(t *testing.T) {
+		for _, tc := range []struct {
+			service string
+			port    int32
+			want    []string // pods that may answer /hostname
+		}{
+			{"hello-nginx-port-expose", 8181, []string{"hello-nginx"}},
+			{"my-service", 8080, []string{"my-app-1", "my-app-2"}},
+			{"my-app-service", 80, []string{"my-app"}},
+			{"fb-backends", 5001, []string{"fb-backend-1", "fb-backend-2"}}, // named targetPort
+			{"karma-daemon", 80, []string{"karma-daemon-web"}},
+		} {
+			url := fmt.Sprintf("http://%s/hostname", net.JoinHostPort(svc(tc.service).Spec.ClusterIP, fmt.Sprint(tc.port)))
+			// The pods are ready; their endpoints may still be on the way.
+			waitFor(t, tc.service+" ("+url+") from my-app-1", func() bool {
+				got, err := httpFrom(client1, url)
+				return err == nil && slices.Contains(tc.want, got)
+			})
+		}
+		// karma-daemon's second port: plain TCP, the pod's name as answer.
+		addr := net.JoinHostPort(svc("karma-daemon").Spec.ClusterIP, "2121")
+		waitFor(t, "karma-daemon "+addr+" to answer karma-daemon-ftp", func() bool {
+			got, err := dialFrom(client1, addr)
+			return err == nil && got == "karma-daemon-ftp"
+		})
+	})
+
+	t.Run("hairpin", func(t *testing.T) {
+		url := "http://" + net.JoinHostPort(svc("hello-nginx-port-expose").Spec.ClusterIP, "8181") + "/hostname"
+		if got, err := httpFrom(c.podNetns(pod("hello-nginx")), url); err != nil || got != "hello-nginx" {
+			t.Errorf("hello-nginx through its own Service: %q, %v", got, err)
+		}
+	})
+
+	readyDir := applyHostnames(t, c, 3)
+	backends := waitPodsReady(t, client, "default", "app=hostnames", 3)
+	var backendNames []string
+	for _, p := range backends {
+		backendNames = append(backendNames, p.Name)
+	}
+	hostnamesAddr := net.JoinHostPort(svc("hostnames").Spec.ClusterIP, "80")
+	waitFor(t, "hostnames to answer", func() bool {
+		got, err := dialFrom(client1, hostnamesAddr)
+		return err == nil && slices.Contains(backendNames, got)
+	})
+
+	t.Run("load balancing", func(t *testing.T) {
+		counts := map[string]int{}
+		for range 200 {
+			got, err := dialFrom(client1, hostnamesAddr)
+			if err != nil {
+				t.Fatalf("hostnames: %v", err)
+			}
+			counts[got]++
+		}
+		for _, n := range backendNames {
+			if counts[n] == 0 || counts[n] > 2*200/3 {
+				t.Errorf("answers per backend %v: want every backend, none more than twice its share", counts)
+				break
+			}
+		}
+	})
+
+	t.Run("not ready pod gets no traffic", func(t *testing.T) {
+		if err := os.Remove(filepath.Join(readyDir, "0")); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = os.WriteFile(filepath.Join(readyDir, "0"), nil, 0o644)
+			waitPodsReady(t, client, "default", "app=hostnames", 3)
+		}()
+		waitFor(t, "hostnames-0 not ready in the EndpointSlice", func() bool {
+			return !endpointReady(t, client, "hostnames", backends[0].Status.PodIP)
+		})
+		for range 50 {
+			got, err := dialFrom(client1, hostnamesAddr)
+			if err != nil || got == "hostnames-0" || got == "" {
+				// The slice may show it before the agent's rules do.
+				waitFor(t, "the proxy to drop hostnames-0", func() bool {
+					got, err = dialFrom(client1, hostnamesAddr)
+					return err == nil && got != "hostnames-0"
+				})
+			}
+		}
+		for range 60 {
+			if got, err := dialFrom(client1, hostnamesAddr); err != nil || got == "hostnames-0" {
+				t.Fatalf("not ready hostnames-0 got traffic (or error): %q, %v", got, err)
+			}
+		}
+	})
+
+	t.Run("session affinity ClientIP", func(t *testing.T) {
+		c.applyStdin(`apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: hostnames}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 9376}]
+`)
+		addr := net.JoinHostPort(svc("sticky").Spec.ClusterIP, "80")
+		var first string
+		waitFor(t, "sticky to answer", func() bool {
+			var err error
+			first, err = dialFrom(client1, addr)
+			return err == nil && first != ""
+		})
+		for range 30 {
+			if got, err := dialFrom(client1, addr); err != nil || got != first {
+				t.Fatalf("with ClientIP affinity: %q, %v after %q", got, err, first)
+			}
+		}
+	})
+
+	t.Run("no endpoints: refused", func(t *testing.T) {
+		c.applyStdin(`apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  type: NodePort
+  selector: {app: nobody}
+  ports: [{port: 80, targetPort: 9376}]
+`)
+		s := svc("nobody")
+		for from, addr := range map[string]string{
+			client1: net.JoinHostPort(s.Spec.ClusterIP, "80"),
+			c.netns: net.JoinHostPort(nodeIP[nodeNames[0]], fmt.Sprint(s.Spec.Ports[0].NodePort)),
+		} {
+			var err error
+			waitFor(t, addr+" to be refused", func() bool {
+				_, err = dialFrom(from, addr)
+				return errors.Is(err, syscall.ECONNREFUSED)
+			})
+		}
+	})
+
+	t.Run("externalTrafficPolicy Local", func(t *testing.T) {
+		local := nodeNames[0]
+		c.applyStdin(fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: local}
+spec:
+  type: LoadBalancer # healthCheckNodePort comes with type LoadBalancer only
+  externalTrafficPolicy: Local
+  selector: {app: local}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: local, labels: {app: local}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: %s}
+  containers:
+  - {name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.40, args: [netexec, --http-port=8080]}
+`, local))
+		waitPodsReady(t, client, "default", "app=local", 1)
+		s := svc("local")
+		url := fmt.Sprintf("http://%s/clientip", net.JoinHostPort(nodeIP[local], fmt.Sprint(s.Spec.Ports[0].NodePort)))
+		var got string
+		waitFor(t, url, func() bool {
+			var err error
+			got, err = httpFrom(c.netns, url)
+			return err == nil
+		})
+		if host, _, _ := net.SplitHostPort(got); host != "172.18.0.1" {
+			t.Errorf("%s: the pod saw client %q, want the bridge's 172.18.0.1 (source IP kept)", url, got)
+		}
+		hc := s.Spec.HealthCheckNodePort
+		if hc == 0 {
+			t.Fatal("no healthCheckNodePort")
+		}
+		for _, n := range nodeNames {
+			want := http.StatusServiceUnavailable
+			if n == local {
+				want = http.StatusOK
+			}
+			url := fmt.Sprintf("http://%s/", net.JoinHostPort(nodeIP[n], fmt.Sprint(hc)))
+			var code int
+			var body string
+			waitFor(t, fmt.Sprintf("%s to answer %d", url, want), func() bool {
+				code, body = httpStatusFrom(c.netns, url)
+				return code == want
+			})
+			if n == local && !strings.Contains(body, `"localEndpoints": 1`) {
+				t.Errorf("health check on %s: %s, want localEndpoints 1", n, body)
+			}
+		}
+	})
+
+	t.Run("UDP fails over", func(t *testing.T) {
+		c.applyStdin(`apiVersion: v1
+kind: Service
+metadata: {name: udp}
+spec:
+  selector: {app: udp}
+  ports: [{port: 53, protocol: UDP, targetPort: 9376}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: udp-0, labels: {app: udp}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.40, args: [serve-hostname, --udp, --http=false]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: udp-1, labels: {app: udp}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: registry.k8s.io/e2e-test-images/agnhost:2.40, args: [serve-hostname, --udp, --http=false]}
+`)
+		waitPodsReady(t, client, "default", "app=udp", 2)
+		addr := net.JoinHostPort(svc("udp").Spec.ClusterIP, "53")
+		// Always the same source port: a stale conntrack entry would keep
+		// sending this flow to the deleted pod.
+		var first string
+		waitFor(t, "the UDP service to answer", func() bool {
+			var err error
+			first, err = udpFrom(client1, 40053, addr)
+			return err == nil && first != ""
+		})
+		c.ok("delete", "pod", first, "--wait=true")
+		waitFor(t, "the UDP flow to fail over to the other pod", func() bool {
+			got, err := udpFrom(client1, 40053, addr)
+			return err == nil && got != "" && got != first
+		})
+	})
+
+	t.Run("agent restart keeps connections", func(t *testing.T) {
+		node := pod("my-app").Spec.NodeName
+		conn, err := dialIn(c.netns, net.JoinHostPort(nodeIP[node], "30080"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if got, err := httpOn(conn); err != nil || got != "my-app" {
+			t.Fatalf("before the restart: %q, %v", got, err)
+		}
+		restartAgent(t, c, node)
+		// The new agent's table in place (a new connection goes through),
+		// the old connection still answers: its translation lives in
+		// conntrack, not in the rules. (Between the old agent removing its
+		// table and the new one writing it the kernel has no NAT chain in
+		// the node's namespace, so a packet of that connection arriving
+		// then would reach the node itself and be reset.)
+		url := "http://" + net.JoinHostPort(nodeIP[node], "30080") + "/hostname"
+		waitFor(t, "new connections after the restart", func() bool {
+			got, err := httpFrom(c.netns, url)
+			return err == nil && got == "my-app"
+		})
+		if got, err := httpOn(conn); err != nil || got != "my-app" {
+			t.Errorf("the connection opened before the agent restarted: %q, %v", got, err)
+		}
+	})
+
+	t.Run("service deleted", func(t *testing.T) {
+		c.ok("delete", "service", "hello-nginx-port-expose")
+		addr := net.JoinHostPort(nodeIP[nodeNames[0]], "30003")
+		waitFor(t, addr+" to stop answering", func() bool {
+			_, err := dialFrom(c.netns, addr)
+			return errors.Is(err, syscall.ECONNREFUSED)
+		})
+		for _, n := range nodeNames {
+			waitFor(t, n+" to drop the rules of the deleted service", func() bool {
+				return !strings.Contains(nftTable(t, n), "hello-nginx-port-expose")
+			})
+		}
+	})
+}
+
+// waitPodsReady waits until n pods matching selector are Running and Ready
+// and returns them.
+func waitPodsReady(t *testing.T, client kubernetes.Interface, ns, selector string, n int) []corev1.Pod {
+	t.Helper()
+	var pods []corev1.Pod
+	waitFor(t, fmt.Sprintf("%d ready pods %q", n, selector), func() bool {
+		l, err := client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false
+		}
+		pods = l.Items
+		for _, p := range pods {
+			if p.Status.Phase != corev1.PodRunning || !podReady(&p) || p.DeletionTimestamp != nil {
+				return false
+			}
+		}
+		return len(pods) == n
+	})
+	return pods
+}
+
+// endpointReady says whether ip is a ready endpoint of service.
+func endpointReady(t *testing.T, client kubernetes.Interface, service, ip string) bool {
+	t.Helper()
+	l, err := client.DiscoveryV1().EndpointSlices("default").List(context.Background(), metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=" + service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range l.Items {
+		for _, e := range s.Endpoints {
+			if slices.Contains(e.Addresses, ip) {
+				return e.Conditions.Ready != nil && *e.Conditions.Ready
+			}
+		}
+	}
+	return false
+}
+
+// dialIn opens a TCP connection from network namespace ns.
+func dialIn(ns, addr string) (net.Conn, error) {
+	var conn net.Conn
+	err := namespaces.Do(namespaces.Path(ns), func() (err error) {
+		conn, err = net.DialTimeout("tcp", addr, 5*time.Second)
+		return err
+	})
+	return conn, err
+}
+
+// httpFrom sends GET url from network namespace ns on a new connection and
+// returns the body of a 200 answer.
+func httpFrom(ns, url string) (string, error) {
+	code, body := httpStatusFrom(ns, url)
+	if code != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %d %s", url, code, body)
+	}
+	return body, nil
+}
+
+// httpStatusFrom is httpFrom's status and body; code 0 on a failed request,
+// with the error as body.
+func httpStatusFrom(ns, url string) (int, string) {
+	cl := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return dialIn(ns, addr)
+		},
+	}}
+	resp, err := cl.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err.Error()
+	}
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// httpOn sends GET /hostname on an open connection, keeping it open.
+func httpOn(conn net.Conn) (string, error) {
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(conn, "GET /hostname HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(b)), err
+}
+
+// udpFrom sends one datagram from ns, from localPort, to addr and returns
+// the answer.
+func udpFrom(ns string, localPort int, addr string) (string, error) {
+	raddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return "", err
+	}
+	var conn *net.UDPConn
+	err = namespaces.Do(namespaces.Path(ns), func() (err error) {
+		conn, err = net.DialUDP("udp", &net.UDPAddr{Port: localPort}, raddr)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Write([]byte("hostname")); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 512)
+	n, err := conn.Read(buf)
+	return strings.TrimSpace(string(buf[:n])), err
+}
+
+// nftTable is the proxy's table in a node's network namespace.
+func nftTable(t *testing.T, node string) string {
+	t.Helper()
+	var out []byte
+	err := namespaces.Do(namespaces.Path(node), func() (err error) {
+		out, err = exec.Command("nft", "list", "table", "ip", "portway").CombinedOutput()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("nft list table ip portway in %s: %v\n%s", node, err, out)
+	}
+	return string(out)
+}
+
+// restartAgent stops a node's agent as a service manager would (SIGTERM),
+// waits until it is gone, and starts it again with the same command line
+// in the node's network namespace.
+func restartAgent(t *testing.T, c *cluster, node string) {
+	t.Helper()
+	pid, args := agentProcess(t, c, node)
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// Its parent, up, reaps it only when it stops: a zombie has exited.
+	waitFor(t, "the agent to exit", func() bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		return err != nil || strings.Contains(string(b), ") Z ")
+	})
+	log, err := os.OpenFile(filepath.Join(c.dataDir, "logs", node+".log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := namespaces.Do(namespaces.Path(node), cmd.Start); err != nil {
+		t.Fatal(err)
+	}
+	// `down` kills every process in the node's namespace, this one too.
+	go func() { _ = cmd.Wait() }()
+}
+
+// agentProcess finds a node's agent: its pid and command line.
+func agentProcess(t *testing.T, c *cluster, node string) (int, []string) {
+	t.Helper()
+	for _, p := range processesMentioning(c.dataDir) {
+		pid, cmd, _ := strings.Cut(p, ": ")
+		if strings.Contains(cmd, " agent ") && strings.Contains(cmd, "--node-name "+node+" ") {
+			var n int
+			fmt.Sscan(pid, &n)
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n, strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		}
+	}
+	t.Fatalf("no agent process for %s", node)
+	return 0, nil
+}
