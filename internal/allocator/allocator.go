@@ -168,6 +168,9 @@ func NewSubnetRange(cidr *net.IPNet, maskSize int) (*SubnetRange, error) {
 	return &SubnetRange{cidr: cidr, bits: maskSize, n: 1 << (maskSize - ones)}, nil
 }
 
+// CIDR is the range the subnets are cut from.
+func (r *SubnetRange) CIDR() *net.IPNet { return r.cidr }
+
 // Subnet returns the i-th subnet.
 func (r *SubnetRange) Subnet(i int) *net.IPNet {
 	base := new(big.Int).SetBytes(r.cidr.IP.To4())

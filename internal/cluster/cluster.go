@@ -251,6 +251,7 @@ func (c Config) startAgent(node string, ip net.IP) (*exec.Cmd, error) {
 		"--node-name", node,
 		"--node-ip", ip.String(),
 		"--root-dir", filepath.Join(nodeDir(dataDir, node), "agent"),
+		"--cluster-cidr", c.Server.PodSubnets.CIDR().String(),
 		"-v", strconv.Itoa(c.Verbosity))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
