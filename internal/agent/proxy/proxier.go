@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -248,6 +250,11 @@ func (p *Proxier) Run(ctx context.Context) error {
 	retry := time.NewTimer(0)
 	<-retry.C
 	backoff := time.Second
+	// As kube-proxy's BoundedFrequencyRunner: syncs at most every
+	// MinSyncPeriod, but two in a row after a quiet spell, so that a new
+	// Service and its EndpointSlice (which come one after the other) are
+	// both written at once.
+	limit := rate.NewLimiter(rate.Every(p.cfg.MinSyncPeriod), 2)
 	p.wake()
 	for {
 		select {
@@ -261,7 +268,11 @@ func (p *Proxier) Run(ctx context.Context) error {
 		case <-retry.C:
 		case <-p.trigger:
 		}
-		start := time.Now()
+		// Bound the sync rate; changes meanwhile wait in trigger.
+		if err := limit.Wait(ctx); err != nil {
+			p.cleanup(log)
+			return nil
+		}
 		if err := p.Sync(ctx); err != nil {
 			log.Error(err, "Sync failed", "retryIn", backoff)
 			retry.Reset(backoff)
@@ -272,11 +283,6 @@ func (p *Proxier) Run(ctx context.Context) error {
 				// delete them once they may be deleted
 				retry.Reset(1100 * time.Millisecond)
 			}
-		}
-		// Bound the sync rate; changes meanwhile wait in trigger.
-		select {
-		case <-ctx.Done():
-		case <-time.After(p.cfg.MinSyncPeriod - time.Since(start)):
 		}
 	}
 }

@@ -235,11 +235,6 @@ func (s *servicePort) endpointBase(e endpoint) string {
 	return fmt.Sprintf("%s__%s/%d", s.chainBase(), e.ip, e.port)
 }
 
-// isServiceChain tells a per-service chain from a fixed one.
-func isServiceChain(name string) bool { return strings.Contains(name, "/") }
-
-func isAffinitySet(name string) bool { return strings.HasPrefix(name, affinitySetPrefix) }
-
 // write adds the rules of one service port to r, following kube-proxy's
 // nftables proxier: a clusterIP goes to its policy chain, nodePorts and
 // external IPs to the external chain (which decides masquerade and ETP
