@@ -2,7 +2,6 @@
 package upcmd
 
 import (
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -58,7 +57,7 @@ func (f *flagpole) run(cmd *cobra.Command) error {
 		return err
 	}
 	verbosity := 0
-	if v := flag.Lookup("v"); v != nil {
+	if v := cmd.Flag("v"); v != nil {
 		verbosity, _ = strconv.Atoi(v.Value.String())
 	}
 	return cluster.Up(cmd.Context(), cluster.Config{
