@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"time"
 
+	genericfilters "k8s.io/apiserver/pkg/server/filters"
+
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -190,6 +192,10 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 	// On shutdown, end open watches (clients relist elsewhere or later)
 	// instead of waiting for them: without this, Shutdown blocks on them.
 	cfg.ShutdownWatchTerminationGracePeriod = 5 * time.Second
+	// As kube-apiserver: streams (logs -f, exec, attach, port-forward)
+	// are long-running, so the 60 s request timeout does not cut them.
+	cfg.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
+		sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
 	secure := genericoptions.NewSecureServingOptions().WithLoopback()
 	secure.BindAddress, secure.BindPort = bindIP, port
