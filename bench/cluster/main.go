@@ -1,11 +1,12 @@
 // Command cluster measures a whole portway cluster (`portway up`) and prints
 // the figures: time to all nodes Ready, pod create → Running → ready in an
-// EndpointSlice, 100 pods per node (fill time, agent memory and CPU, per-pod
+// EndpointSlice, rollouts of a 20-pod Deployment (time, fewest ready
+// endpoints), 100 pods per node (fill time, agent memory and CPU, per-pod
 // memory), and EndpointSlice update latency with 1000 status-only pods behind
 // one Service. It never asserts anything; see README.md for what each figure
 // means. It needs root (portway up does).
 //
-//	go run ./bench/cluster [-portway BIN] [-only up|pods|density|endpoints1000] [-ups 3] [-pods 60] [-density 100] [-idle 30s]
+//	go run ./bench/cluster [-portway BIN] [-only up|pods|rollout|density|endpoints1000] [-ups 3] [-pods 60] [-density 100] [-idle 30s]
 package main
 
 import (
@@ -35,7 +36,7 @@ type config struct {
 }
 
 // parts, in the order they run.
-var parts = []string{"up", "pods", "density", "endpoints1000"}
+var parts = []string{"up", "pods", "rollout", "density", "endpoints1000"}
 
 // nodes is the cluster size every part that runs `up` uses.
 const nodes = 3
@@ -43,7 +44,7 @@ const nodes = 3
 // report holds every table; it is printed at the end, also after an error
 // or Ctrl-C, so figures already taken are not lost.
 type report struct {
-	up, pods, fill, procs, perPod, endpoints, epFill figures.Table
+	up, pods, rollout, fill, procs, perPod, endpoints, epFill figures.Table
 }
 
 func newReport(cfg config) *report {
@@ -60,6 +61,12 @@ func newReport(cfg config) *report {
 			Header: dist,
 			Notes: []string{"seen through informers; each pod is ready in the Service's EndpointSlice before the next is created",
 				"pods alternate: no readiness probe (ready when the container runs) and a tcpSocket readiness probe with periodSeconds 1"},
+		},
+		rollout: figures.Table{
+			Title:  fmt.Sprintf("Rollout of a %d-pod Deployment behind a Service (as kubectl rollout restart starts it)", rolloutReplicas),
+			Header: []string{"pods", "round", "seconds to rolled out", "fewest ready endpoints", "allowed fewest"},
+			Notes: []string{"from the patch of the pod template to `kubectl rollout status`'s condition (all updated and available, none old); default strategy: maxSurge 25%, maxUnavailable 25%",
+				"ready endpoints: distinct pods ready in the Service's EndpointSlices, seen through an informer at every event"},
 		},
 		fill: figures.Table{
 			Title:  fmt.Sprintf("%d pods per node × %d nodes, created at once", cfg.density, nodes),
@@ -89,7 +96,7 @@ func newReport(cfg config) *report {
 }
 
 func (r *report) print() {
-	for _, t := range []*figures.Table{&r.up, &r.pods, &r.fill, &r.procs, &r.perPod, &r.epFill, &r.endpoints} {
+	for _, t := range []*figures.Table{&r.up, &r.pods, &r.rollout, &r.fill, &r.procs, &r.perPod, &r.epFill, &r.endpoints} {
 		t.Print(os.Stdout)
 	}
 }
@@ -148,7 +155,7 @@ func run(ctx context.Context, cfg config) error {
 	rep := newReport(cfg)
 	defer rep.print()
 	steps := map[string]func(context.Context, config, string, *report) error{
-		"up": benchUp, "pods": benchPods, "density": benchDensity, "endpoints1000": benchEndpoints,
+		"up": benchUp, "pods": benchPods, "rollout": benchRollout, "density": benchDensity, "endpoints1000": benchEndpoints,
 	}
 	// A part that fails leaves its table short; the others still run, as
 	// their figures do not depend on it.

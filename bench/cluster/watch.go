@@ -28,6 +28,9 @@ type tracker struct {
 	// reached at readyMaxAt: a fill that stops growing has stalled.
 	readyMax   int
 	readyMaxAt time.Time
+	// readyLow is the fewest ready endpoints seen since lowFrom armed it.
+	readyLow    int
+	watchingLow bool
 }
 
 // waiter is a condition on the tracker's state and when it first held.
@@ -125,8 +128,26 @@ func (t *tracker) deleteSlice(o any) {
 	t.check(now)
 }
 
-// check wakes the waiters whose condition holds now. t.mu is held.
+// lowFrom starts tracking the fewest ready endpoints, from now on.
+func (t *tracker) lowFrom() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.readyLow, t.watchingLow = t.readyEndpoints(), true
+}
+
+// low is the fewest ready endpoints seen since lowFrom.
+func (t *tracker) low() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.readyLow
+}
+
+// check wakes the waiters whose condition holds now, and notes the fewest
+// ready endpoints when asked to. t.mu is held.
 func (t *tracker) check(now time.Time) {
+	if t.watchingLow {
+		t.readyLow = min(t.readyLow, t.readyEndpoints())
+	}
 	kept := t.waiters[:0]
 	for _, w := range t.waiters {
 		if w.cond(t) {

@@ -125,6 +125,25 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	return nil, err
 }
 
+// Run starts a cluster, runs fn with it and a client of it, and stops it,
+// however fn ends; an error stopping is returned when fn had none.
+func Run(ctx context.Context, opts Options, fn func(c *Cluster, cs kubernetes.Interface) error) (err error) {
+	c, err := Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := c.Stop(); serr != nil && err == nil {
+			err = serr
+		}
+	}()
+	cs, err := c.Client()
+	if err != nil {
+		return err
+	}
+	return fn(c, cs)
+}
+
 // Do runs fn on a thread in the cluster's throwaway namespace: processes it
 // starts and sockets it opens live there.
 func (c *Cluster) Do(fn func() error) error { return namespaces.Do(namespaces.Path(c.Netns), fn) }
