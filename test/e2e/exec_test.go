@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
-
-	"github.com/portway/portway/internal/namespaces"
 )
 
 // execPod is an agnhost serve-hostname pod (HTTP on 9376) pinned to a node,
@@ -252,31 +247,11 @@ func (c *cluster) portForwardGet(t *testing.T, bin, target, remote string) strin
 	case <-time.After(30 * time.Second):
 		t.Fatalf("kubectl port-forward %s is not forwarding: %s", target, stderr.String())
 	}
-	body, err := httpGetIn(c.netns, "http://127.0.0.1:"+local+"/")
+	body, err := httpFrom(c.netns, "http://127.0.0.1:"+local+"/")
 	if err != nil {
 		t.Fatalf("GET through port-forward %s: %v (kubectl: %s)", target, err, stderr.String())
 	}
 	return body
-}
-
-// httpGetIn GETs url from inside network namespace ns and returns the
-// body.
-func httpGetIn(ns, url string) (string, error) {
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (conn net.Conn, err error) {
-		err = namespaces.Do(namespaces.Path(ns), func() (err error) {
-			conn, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return conn, err
-	}}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get(url)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
 }
 
 // attachUntil runs `kubectl attach` and returns what it printed, on
