@@ -351,8 +351,8 @@ spec:
 	})
 }
 
-// waitPodsReady waits until n pods matching selector are Running and Ready
-// and returns them.
+// waitPodsReady waits until the pods matching selector that are not being
+// deleted are n, all Running and Ready, and returns them.
 func waitPodsReady(t *testing.T, client kubernetes.Interface, ns, selector string, n int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod
@@ -361,9 +361,9 @@ func waitPodsReady(t *testing.T, client kubernetes.Interface, ns, selector strin
 		if err != nil {
 			return false
 		}
-		pods = l.Items
+		pods = slices.DeleteFunc(l.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil })
 		for _, p := range pods {
-			if p.Status.Phase != corev1.PodRunning || !podReady(&p) || p.DeletionTimestamp != nil {
+			if p.Status.Phase != corev1.PodRunning || !podReady(&p) {
 				return false
 			}
 		}

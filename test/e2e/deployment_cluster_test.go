@@ -117,7 +117,7 @@ func TestDeploymentOnCluster(t *testing.T) {
 			}
 			return true
 		})
-		waitFor(t, "the pods to go", func() bool { return len(pods()) == 0 })
+		waitForWithin(t, time.Minute, "the pods to go", func() bool { return len(pods()) == 0 })
 	})
 }
 
