@@ -187,15 +187,18 @@ func startEtcd(ctx context.Context, o Options, pki authn.PKI) (storagebackend.Tr
 		CertFile: pki.Path(authn.EtcdClientCert), KeyFile: pki.Path(authn.EtcdClientKey)}, srv.Close, nil
 }
 
+// longRunning is kube-apiserver's: watches and streams (logs -f, exec,
+// attach, port-forward, proxy) are long-running, so the 60 s request
+// timeout does not cut them.
+var longRunning = genericfilters.BasicLongRunningRequestCheck(
+	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
+
 func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, error) {
 	cfg := genericapiserver.NewRecommendedConfig(registry.Codecs)
 	// On shutdown, end open watches (clients relist elsewhere or later)
 	// instead of waiting for them: without this, Shutdown blocks on them.
 	cfg.ShutdownWatchTerminationGracePeriod = 5 * time.Second
-	// As kube-apiserver: streams (logs -f, exec, attach, port-forward)
-	// are long-running, so the 60 s request timeout does not cut them.
-	cfg.LongRunningFunc = genericfilters.BasicLongRunningRequestCheck(
-		sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
+	cfg.LongRunningFunc = longRunning
 
 	secure := genericoptions.NewSecureServingOptions().WithLoopback()
 	secure.BindAddress, secure.BindPort = bindIP, port
