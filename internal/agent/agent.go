@@ -65,13 +65,7 @@ type ProxyConfig struct {
 func Run(ctx context.Context, cfg Config) error {
 	log := klog.FromContext(ctx).WithValues("node", cfg.NodeName)
 	ctx = klog.NewContext(ctx, log)
-	restCfg, err := clientcmd.BuildConfigFromFlags(cfg.Server, cfg.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	v := version.Info()
-	restCfg.UserAgent = fmt.Sprintf("kubelet/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, "portway")
-	client, err := kubernetes.NewForConfig(restCfg)
+	restCfg, client, err := newClient(cfg, "kubelet")
 	if err != nil {
 		return err
 	}
@@ -144,6 +138,23 @@ func startProxy(ctx context.Context, nodeName string, cfg ProxyConfig, factory i
 		return nil, err
 	}
 	return p.Start(ctx, cfg.MetricsAddr, cfg.HealthzAddr), nil
+}
+
+// newClient is a client of the API server the kubeconfig (and --server)
+// name, with the user agent of the Kubernetes component it stands for, so
+// the objects it writes carry that field manager.
+func newClient(cfg Config, component string) (*rest.Config, kubernetes.Interface, error) {
+	restCfg, err := clientcmd.BuildConfigFromFlags(cfg.Server, cfg.Kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := version.Info()
+	restCfg.UserAgent = fmt.Sprintf("%s/%s (%s) kubernetes/%s", component, v.GitVersion, v.Platform, "portway")
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return restCfg, client, nil
 }
 
 // waitForPodCIDR waits for the control plane's node IPAM to give the node

@@ -2,14 +2,9 @@ package agent
 
 import (
 	"context"
-	"fmt"
 
 	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
-
-	"github.com/portway/portway/internal/version"
 )
 
 // RunProxy runs only the service proxy, as kube-proxy runs: no Node
@@ -19,13 +14,7 @@ import (
 func RunProxy(ctx context.Context, cfg Config) error {
 	log := klog.FromContext(ctx).WithValues("node", cfg.NodeName)
 	ctx = klog.NewContext(ctx, log)
-	restCfg, err := clientcmd.BuildConfigFromFlags(cfg.Server, cfg.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	v := version.Info()
-	restCfg.UserAgent = fmt.Sprintf("kube-proxy/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, "portway")
-	client, err := kubernetes.NewForConfig(restCfg)
+	_, client, err := newClient(cfg, "kube-proxy")
 	if err != nil {
 		return err
 	}
