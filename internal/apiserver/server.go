@@ -231,7 +231,7 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 	cfg.EffectiveVersion.(basecompatibility.MutableEffectiveVersion).Set(
 		utilversion.MustParse(info.GitVersion).WithInfo(info), nil, nil)
 
-	namer := openapinamer.NewDefinitionNamer(registry.Scheme)
+	namer := openapinamer.NewDefinitionNamer(registry.ExternalScheme)
 	cfg.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
 	cfg.OpenAPIConfig.Info.Title = "Kubernetes"
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)

@@ -48,6 +48,12 @@ var internalTypes = map[schema.GroupKind]runtime.Object{
 	eventsv1.SchemeGroupVersion.WithKind("EventList").GroupKind(): &corev1.EventList{},
 }
 
+// ExternalScheme holds only the versioned types, as kube-apiserver's
+// scheme does beside its separate internal types: OpenAPI's
+// x-kubernetes-group-version-kind is named from it, so that no type lists
+// the __internal version Scheme also registers it under.
+var ExternalScheme = runtime.NewScheme()
+
 func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme,
@@ -60,7 +66,11 @@ func init() {
 		if err := add(Scheme); err != nil {
 			panic(err)
 		}
+		if err := add(ExternalScheme); err != nil {
+			panic(err)
+		}
 	}
+	metav1.AddToGroupVersion(ExternalScheme, schema.GroupVersion{Version: "v1"})
 	for _, gv := range append(append([]schema.GroupVersion{}, GroupVersions...), subresourceGroupVersions...) {
 		internal := schema.GroupVersion{Group: gv.Group, Version: runtime.APIVersionInternal}
 		for kind, t := range Scheme.KnownTypes(gv) {
