@@ -87,3 +87,21 @@ func (w *Worker) next(ctx context.Context) bool {
 	}
 	return true
 }
+
+// Key is obj's namespace/name, also for a deletion tombstone; a failure is
+// reported and gives false.
+func Key(obj any) (string, bool) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return "", false
+	}
+	return key, true
+}
+
+// Enqueue adds obj's key to q.
+func Enqueue(q workqueue.TypedRateLimitingInterface[string], obj any) {
+	if key, ok := Key(obj); ok {
+		q.Add(key)
+	}
+}

@@ -7,10 +7,11 @@ package endpoints
 import (
 	"context"
 	"fmt"
-	"github.com/portway/portway/internal/controllers"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/portway/portway/internal/controllers"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -18,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -89,14 +89,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) *
 	return c
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { controllers.Enqueue(c.queue, obj) }
 
 func (c *Controller) addPod(obj any) {
 	endpointslice.QueuePodServices(c.services, c.queue, obj.(*corev1.Pod))

@@ -7,13 +7,13 @@ package endpointslicemirroring
 import (
 	"context"
 	"errors"
+
 	"github.com/portway/portway/internal/controllers"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -125,14 +125,7 @@ func shouldMirror(ep *corev1.Endpoints) bool {
 	return !leader
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { controllers.Enqueue(c.queue, obj) }
 
 func (c *Controller) enqueueForSlice(s *discoveryv1.EndpointSlice) {
 	if key, ok := endpointslice.ServiceKey(s); ok {

@@ -6,9 +6,10 @@ package namespace
 import (
 	"context"
 	"fmt"
-	"github.com/portway/portway/internal/controllers"
 	"slices"
 	"time"
+
+	"github.com/portway/portway/internal/controllers"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

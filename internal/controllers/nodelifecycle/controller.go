@@ -235,9 +235,7 @@ func (c *Controller) podUpdated(old, obj any) {
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
 	defer utilruntime.HandleCrash()
-	c.broadcaster.StartStructuredLogging(3)
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer c.broadcaster.Shutdown()
+	defer controllers.StartEvents(c.broadcaster, c.client)()
 	c.evictionBroadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 	defer c.evictionBroadcaster.Shutdown()
 

@@ -33,7 +33,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -118,30 +117,18 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, c
 
 // Run works until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	c.broadcaster.StartStructuredLogging(3)
-	c.broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer c.broadcaster.Shutdown()
+	defer controllers.StartEvents(c.broadcaster, c.client)()
 	w := &controllers.Worker{Name: "replicaset", Queue: c.queue, Workers: workers, Sync: c.sync}
 	w.Run(ctx, c.synced, nil)
 }
 
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	c.queue.Add(key)
-}
+func (c *Controller) enqueue(obj any) { controllers.Enqueue(c.queue, obj) }
 
 func (c *Controller) deleteSet(obj any) {
-	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
+	if key, ok := controllers.Key(obj); ok {
+		c.expect.forget(key)
+		c.queue.Add(key)
 	}
-	c.expect.forget(key)
-	c.queue.Add(key)
 }
 
 // owner is the ReplicaSet a controller reference points to, if it is in
