@@ -15,6 +15,7 @@ import (
 
 	"github.com/portway/portway/bench/internal/figures"
 	"github.com/portway/portway/bench/internal/upcluster"
+	"github.com/portway/portway/internal/nodeinfo"
 )
 
 // slowRequest is the latency above which a request is counted as slow: a
@@ -68,8 +69,8 @@ func benchThroughput(ctx context.Context, cfg config, root string, rep *report) 
 			{node1, "pod IP (direct)", direct, -1},
 			{node1, "clusterIP", url(svcs["cip"].Spec.ClusterIP, 80), 0},
 			{c.Netns, "pod IP (direct)", direct, -1},
-			{c.Netns, "nodePort, node 1", url(internalIP(n1), svcs["np1"].Spec.Ports[0].NodePort), 2},
-			{c.Netns, "nodePort, node 2 (the pod's)", url(internalIP(n2), svcs["np2"].Spec.Ports[0].NodePort), 2},
+			{c.Netns, "nodePort, node 1", url(nodeinfo.InternalIP(n1), svcs["np1"].Spec.Ports[0].NodePort), 2},
+			{c.Netns, "nodePort, node 2 (the pod's)", url(nodeinfo.InternalIP(n2), svcs["np2"].Spec.Ports[0].NodePort), 2},
 		}
 		for _, t := range targets {
 			if _, err := firstOK(ctx, httpClient(t.from, false, 1, time.Second), t.url, 10*time.Millisecond, time.Minute); err != nil {
@@ -132,12 +133,3 @@ func benchThroughput(ctx context.Context, cfg config, root string, rep *report) 
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
-
-func internalIP(n *corev1.Node) string {
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			return a.Address
-		}
-	}
-	return ""
-}

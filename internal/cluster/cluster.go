@@ -41,6 +41,7 @@ import (
 	"github.com/portway/portway/internal/apiserver"
 	"github.com/portway/portway/internal/apiserver/authn"
 	"github.com/portway/portway/internal/namespaces"
+	"github.com/portway/portway/internal/nodeinfo"
 )
 
 // Config describes a local cluster.
@@ -223,7 +224,7 @@ func Up(ctx context.Context, c Config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "portway cluster %q up in %s: control plane at %s\n", c.Name, time.Since(start).Round(time.Millisecond), server)
 	for _, nd := range nodes {
-		fmt.Fprintf(out, "  node %-16s %-15s pods %s\n", nd.Name, internalIP(nd), nd.Spec.PodCIDR)
+		fmt.Fprintf(out, "  node %-16s %-15s pods %s\n", nd.Name, nodeinfo.InternalIP(nd), nd.Spec.PodCIDR)
 	}
 	fmt.Fprintf(out, "export KUBECONFIG=%s\n", o.KubeconfigPath())
 	fmt.Fprintln(out, "Ctrl-C (or `portway down`) removes the nodes, pods and links.")
@@ -285,7 +286,7 @@ func waitReady(ctx context.Context, client kubernetes.Interface, n names, count 
 		nodes = nodes[:0]
 		for i := 1; i <= count; i++ {
 			nd, err := client.CoreV1().Nodes().Get(ctx, n.node(i), metav1.GetOptions{})
-			if err != nil || !isReady(nd) || nd.Spec.PodCIDR == "" {
+			if err != nil || !nodeinfo.Ready(nd) || nd.Spec.PodCIDR == "" {
 				return false, nil
 			}
 			nodes = append(nodes, nd)
@@ -296,24 +297,6 @@ func waitReady(ctx context.Context, client kubernetes.Interface, n names, count 
 		return nil, fmt.Errorf("waiting for the nodes to be Ready (their agents log to %s): %w", filepath.Join(dataDir, "logs"), err)
 	}
 	return nodes, nil
-}
-
-func isReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
-func internalIP(n *corev1.Node) string {
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			return a.Address
-		}
-	}
-	return ""
 }
 
 // claimPidFile records this process as the data directory's `up`, unless a

@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/portway/portway/internal/namespaces"
+	"github.com/portway/portway/internal/nodeinfo"
 )
 
 // cluster is a `portway up` running inside a throwaway network namespace
@@ -272,10 +273,10 @@ func TestCluster(t *testing.T) {
 	}
 	var ips []string
 	for _, n := range nodes.Items {
-		if !nodeReady(&n) {
+		if !nodeinfo.Ready(&n) {
 			t.Errorf("node %s is not Ready", n.Name)
 		}
-		ips = append(ips, internalIPOf(&n))
+		ips = append(ips, nodeinfo.InternalIP(&n))
 	}
 	slices.Sort(ips)
 	if want := []string{"172.18.0.2", "172.18.0.3", "172.18.0.4"}; !slices.Equal(ips, want) {
@@ -448,7 +449,7 @@ spec:
 		rest := podIPs(func(q corev1.Pod) bool { return q.Spec.NodeName != victim })
 		waitFor(t, victim+" NotReady and its pods' endpoints not ready", func() bool {
 			n, err := client.CoreV1().Nodes().Get(ctx, victim, metav1.GetOptions{})
-			return err == nil && !nodeReady(n) &&
+			return err == nil && !nodeinfo.Ready(n) &&
 				slices.Equal(endpointIPs(true), rest) && slices.Equal(endpointIPs(false), onVictim)
 		})
 	})
@@ -496,15 +497,6 @@ func killAgent(t *testing.T, c *cluster, node string) {
 	}
 }
 
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
-}
-
 func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
@@ -512,13 +504,4 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
-}
-
-func internalIPOf(n *corev1.Node) string {
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			return a.Address
-		}
-	}
-	return ""
 }

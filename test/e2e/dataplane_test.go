@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/portway/portway/internal/namespaces"
+	"github.com/portway/portway/internal/nodeinfo"
 )
 
 // TestDataPlane is issue 6's scenario: real packets through clusterIPs and
@@ -38,7 +39,7 @@ func TestDataPlane(t *testing.T) {
 	nodeIP := map[string]string{}
 	var nodeNames []string
 	for _, n := range nodes.Items {
-		nodeIP[n.Name] = internalIPOf(&n)
+		nodeIP[n.Name] = nodeinfo.InternalIP(&n)
 		nodeNames = append(nodeNames, n.Name)
 	}
 	slices.Sort(nodeNames)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/portway/portway/internal/nodeinfo"
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
@@ -67,7 +68,7 @@ func (r *Router) set(log klog.Logger, n *corev1.Node) {
 		return
 	}
 	_, cidr, _ := net.ParseCIDR(n.Spec.PodCIDR)
-	gw := internalIP(n)
+	gw := net.ParseIP(nodeinfo.InternalIP(n)).To4()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cidr == nil || gw == nil {
@@ -122,15 +123,4 @@ func (r *Router) removeStale(log klog.Logger) {
 			}
 		}
 	}
-}
-
-func internalIP(n *corev1.Node) net.IP {
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
-			if ip := net.ParseIP(a.Address).To4(); ip != nil {
-				return ip
-			}
-		}
-	}
-	return nil
 }
