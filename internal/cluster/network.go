@@ -71,11 +71,7 @@ func createNode(nsName, hostVeth, bridge string, ip *net.IPNet, gw net.IP) error
 	if err := h.LinkSetUp(p); err != nil {
 		return err
 	}
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		return err
-	}
-	if err := h.LinkSetUp(lo); err != nil {
+	if err := namespaces.LoopbackUp(nsName); err != nil {
 		return err
 	}
 	if err := h.RouteAdd(&netlink.Route{LinkIndex: p.Attrs().Index, Gw: gw}); err != nil {

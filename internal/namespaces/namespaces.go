@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
 
@@ -70,4 +71,24 @@ func onThread(fn func() error) error {
 		}
 	}()
 	return <-errc
+}
+
+// LoopbackUp sets the named namespace's lo up (a new namespace has it down;
+// pods get theirs from the CNI loopback plugin).
+func LoopbackUp(name string) error {
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return err
+	}
+	defer nl.Close()
+	lo, err := nl.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	return nl.LinkSetUp(lo)
 }

@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -60,7 +58,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := namespaces.Create(c.Netns); err != nil {
 		return nil, fmt.Errorf("creating network namespace %s: %w", c.Netns, err)
 	}
-	if err := setLoopbackUp(c.Netns); err != nil {
+	if err := namespaces.LoopbackUp(c.Netns); err != nil {
 		c.Stop()
 		return nil, err
 	}
@@ -156,24 +154,6 @@ func (c *Cluster) UpPID() int { return c.cmd.Process.Pid }
 
 // NodeNetns is the network namespace of node i (1-based).
 func (c *Cluster) NodeNetns(i int) string { return fmt.Sprintf("%s-node%d", c.opts.Name, i) }
-
-func setLoopbackUp(ns string) error {
-	h, err := netns.GetFromName(ns)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
-	if err != nil {
-		return err
-	}
-	defer nl.Close()
-	lo, err := nl.LinkByName("lo")
-	if err == nil {
-		err = nl.LinkSetUp(lo)
-	}
-	return err
-}
 
 // Stop tears the cluster down as Ctrl-C does (SIGINT to `up`, which
 // removes its nodes, pods and links), waits for `up` to exit, then removes
