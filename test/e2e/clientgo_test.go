@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 )
 
 // TestInformer checks what every controller relies on: an informer sees adds,
@@ -79,9 +80,18 @@ func TestInformer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	updated := created.DeepCopy()
-	updated.Labels["v"] = "2"
-	if _, err := pods.Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+	// The scheduler may write the pod's status (no node fits) at any time,
+	// so this update retries on its conflicts; `created` is stale after it.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := pods.Get(ctx, "a", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Labels["v"] = "2"
+		_, err = pods.Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	stale := created.DeepCopy()
