@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 )
 
@@ -355,12 +356,19 @@ func testAppsProtobuf(t *testing.T, s *server) {
 	if *rs.Spec.Replicas != 1 || rs.Generation != 1 || rs.Spec.Template.Spec.Containers[0].ImagePullPolicy != corev1.PullAlways {
 		t.Errorf("created %+v", rs.Spec)
 	}
-	scale, err := c.AppsV1().ReplicaSets("apps").GetScale(ctx, "pb", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scale.Spec.Replicas = 3
-	if scale, err = c.AppsV1().ReplicaSets("apps").UpdateScale(ctx, "pb", scale, metav1.UpdateOptions{}); err != nil || scale.Spec.Replicas != 3 {
+	// The ReplicaSet controller writes the status meanwhile: read the
+	// Scale afresh on a conflict.
+	var scale *autoscalingv1.Scale
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.AppsV1().ReplicaSets("apps").GetScale(ctx, "pb", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Replicas = 3
+		scale, err = c.AppsV1().ReplicaSets("apps").UpdateScale(ctx, "pb", cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil || scale.Spec.Replicas != 3 {
 		t.Fatalf("update scale: %+v, %v", scale, err)
 	}
 	stale := scale.DeepCopy()
