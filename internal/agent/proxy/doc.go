@@ -10,9 +10,14 @@
 //   - dispatch through verdict maps, so the cost per packet does not grow
 //     with the number of Services: service-ips (ip . protocol . port) and
 //     service-nodeports (protocol . port, for `fib daddr type local`);
-//   - one chain per service port and traffic policy, one per endpoint
-//     (masquerade of hairpin traffic, ClientIP affinity through a set with
-//     a timeout per endpoint, DNAT);
+//   - one chain per service port and traffic policy, which picks an
+//     endpoint at random and DNATs to it, one rule per endpoint (ClientIP
+//     affinity through a set with a timeout per endpoint, checked first).
+//     Unlike kube-proxy, no chain per endpoint and no anonymous map per
+//     service: the kernel's commit cost grows with the number of chains
+//     and maps in the table (see policy in rules.go);
+//   - hairpin traffic (an endpoint reaching itself through a Service)
+//     masqueraded through one set of (ip . ip) elements;
 //   - masquerade (mark, then masquerade in postrouting) for traffic that
 //     could return another way: to a ClusterIP from outside ClusterCIDR,
 //     to a nodePort or external IP with externalTrafficPolicy Cluster;
@@ -22,7 +27,7 @@
 //     node itself still served) with healthCheckNodePort servers, and
 //     internalTrafficPolicy Local;
 //   - a Service without endpoints rejects new connections (TCP reset, ICMP
-//     port unreachable) from the filter chains, through no-endpoint maps;
+//     port unreachable) from the filter chains, through no-endpoint sets;
 //   - partial syncs that rewrite only the chains and elements of Services
 //     that changed, a full sync at start, after a failure and every
 //     SyncPeriod; stale UDP conntrack entries deleted; the table removed

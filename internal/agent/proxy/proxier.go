@@ -90,8 +90,8 @@ type Proxier struct {
 	// What the table holds since the last sync; only the sync loop touches
 	// these. A failed sync leaves them wrong, and the next sync is full.
 	written map[types.NamespacedName]*serviceRules
-	// owners say which Service put each element into a map or set.
-	owners map[string]owner
+	// owners say which Services put each element into a map or set.
+	owners map[string]*owner
 	// staleChains were flushed at the time given and are deleted a second
 	// later: before Linux 6.2, a chain is not free to delete at once after
 	// the map element pointing to it was (kube-proxy does the same).
@@ -104,9 +104,13 @@ type Proxier struct {
 	clean bool
 }
 
+// owner is an element's value and the Services that want it: usually
+// one, several for the hairpin element of a pod behind several Services.
+// The element goes when the last of them lets go; the value is the last
+// one written.
 type owner struct {
-	svc   types.NamespacedName
 	value string
+	svcs  []types.NamespacedName
 }
 
 // serviceIndex indexes EndpointSlices by their Service's namespace/name.
@@ -132,7 +136,7 @@ func New(cfg Config) (*Proxier, error) {
 	p := &Proxier{cfg: cfg, nft: cfg.NFTables, ct: cfg.Conntrack, hc: cfg.HealthChecks,
 		w:       ruleWriter{clusterCIDR: cfg.ClusterCIDR},
 		trigger: make(chan struct{}, 1), dirty: map[types.NamespacedName]bool{}, needFull: true,
-		written: map[types.NamespacedName]*serviceRules{}, owners: map[string]owner{},
+		written: map[types.NamespacedName]*serviceRules{}, owners: map[string]*owner{},
 		staleChains: map[string]time.Time{}}
 	if p.nft == nil {
 		nft, err := knftables.New(knftables.IPv4Family, cfg.Table)
@@ -484,7 +488,7 @@ func (p *Proxier) syncRules(ctx context.Context, full bool, dirty map[types.Name
 			names[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = true
 		}
 		p.written = make(map[types.NamespacedName]*serviceRules, len(svcs))
-		p.owners = map[string]owner{}
+		p.owners = map[string]*owner{}
 		res.healthChanged, res.udpStale = true, true
 	}
 	// In name order, so that the same state makes the same transaction.
@@ -665,20 +669,28 @@ func (p *Proxier) diff(ph *phases, name types.NamespacedName, old, r *serviceRul
 			continue // the clusterIP of a Service with several ports
 		}
 		newIDs[id] = true
-		cur, ok := p.owners[id]
-		if ok && cur.value == e.value {
-			p.owners[id] = owner{svc: name, value: e.value}
-			continue
-		}
-		if ok {
+		cur := p.owners[id]
+		if cur == nil {
+			cur = &owner{value: e.value}
+			p.owners[id] = cur
+			ph.addElements = append(ph.addElements, e)
+		} else if cur.value != e.value {
 			ph.delElements = append(ph.delElements, e)
+			ph.addElements = append(ph.addElements, e)
+			cur.value = e.value
 		}
-		ph.addElements = append(ph.addElements, e)
-		p.owners[id] = owner{svc: name, value: e.value}
+		if !slices.Contains(cur.svcs, name) {
+			cur.svcs = append(cur.svcs, name)
+		}
 	}
 	for _, e := range old.elements {
 		id := e.id()
-		if cur, ok := p.owners[id]; ok && !newIDs[id] && cur.svc == name {
+		cur := p.owners[id]
+		if cur == nil || newIDs[id] {
+			continue
+		}
+		cur.svcs = slices.DeleteFunc(cur.svcs, func(n types.NamespacedName) bool { return n == name })
+		if len(cur.svcs) == 0 {
 			ph.delElements = append(ph.delElements, e)
 			delete(p.owners, id)
 		}

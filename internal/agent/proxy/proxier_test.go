@@ -25,8 +25,10 @@ func TestServiceKinds(t *testing.T) {
 			have: [][]string{
 				{"service-ips", "10.96.0.10 . tcp . 80 : goto service-", "ns/multi/tcp/http"},
 				{"service-ips", "10.96.0.10 . udp . 53 : goto service-", "ns/multi/udp/dns"},
-				{"numgen random mod 2 vmap", "__10.244.0.5/8080", "__10.244.1.5/8080"},
-				{"dnat to 10.244.0.5:5353"},
+				{"ns/multi/tcp/http numgen random mod 2 0 meta l4proto tcp dnat to 10.244.0.5:8080"},
+				{"ns/multi/tcp/http meta l4proto tcp dnat to 10.244.1.5:8080"},
+				{"ns/multi/udp/dns meta l4proto udp dnat to 10.244.0.5:5353"},
+				{"hairpin { 10.244.0.5 . 10.244.0.5 }"},
 			}},
 		{name: "NodePort: external chain masquerades, not-ready endpoint left out",
 			have: [][]string{
@@ -36,16 +38,18 @@ func TestServiceKinds(t *testing.T) {
 			not: [][]string{{"10.244.0.6"}}},
 		{name: "no endpoints: rejected, no chain",
 			have: [][]string{
-				{"no-endpoint-services", "10.96.0.12 . tcp . 80", "goto reject-chain"},
-				{"no-endpoint-nodeports", "tcp . 30004", "goto reject-chain"},
+				{"no-endpoint-services { 10.96.0.12 . tcp . 80 comment \"ns/empty\" }"},
+				{"no-endpoint-nodeports { tcp . 30004 comment \"ns/empty\" }"},
+				{"service-endpoints-check ip daddr . meta l4proto . th dport @no-endpoint-services goto reject-chain"},
 				{"reject-chain meta l4proto tcp reject with tcp reset"},
 			},
 			not: [][]string{{"add chain", "ns/empty"}, {"service-ips", "10.96.0.12"}}},
 		{name: "ClientIP affinity: a timed set per endpoint, checked first, updated on use",
 			have: [][]string{
 				{"add set", "affinity-", "ns/sticky/tcp/__10.244.0.7/80__60", "flags dynamic,timeout ; timeout 60s"},
-				{"ns/sticky/tcp/ ip saddr @affinity-", "goto endpoint-"},
-				{"update @affinity-", "__10.244.1.7/80__60 { ip saddr }"},
+				{"ns/sticky/tcp/ ip saddr @affinity-", "__10.244.0.7/80__60 update @affinity-", "__10.244.0.7/80__60 { ip saddr } meta l4proto tcp dnat to 10.244.0.7:80"},
+				{"ns/sticky/tcp/ numgen random mod 2 0 update @affinity-", "__10.244.0.7/80__60 { ip saddr } meta l4proto tcp dnat to 10.244.0.7:80"},
+				{"ns/sticky/tcp/ update @affinity-", "__10.244.1.7/80__60 { ip saddr } meta l4proto tcp dnat to 10.244.1.7:80"},
 			}},
 		{name: "ETP Local: local endpoints only for outside traffic, pods and node short-circuited",
 			have: [][]string{
@@ -53,16 +57,17 @@ func TestServiceKinds(t *testing.T) {
 				{"ns/etp/tcp/ ip saddr 10.244.0.0/16 goto service-"},
 				{"ns/etp/tcp/ fib saddr type local jump mark-for-masquerade"},
 				{"external-", "ns/etp/tcp/ goto local-"},
-				{"local-", "ns/etp/tcp/ numgen random mod 1 vmap { 0 : goto endpoint-", "__10.244.0.8/80 }"},
-				{"no-endpoint-nodeports", "tcp . 30006", ": drop"},
+				{"local-", "ns/etp/tcp/ meta l4proto tcp dnat to 10.244.0.8:80"},
+				{"no-local-endpoint-nodeports { tcp . 30006 comment \"ns/etp-remote\" }"},
+				{"nodeport-endpoints-check ip daddr != 127.0.0.0/8 meta l4proto . th dport @no-local-endpoint-nodeports drop"},
 			},
 			// no rule sends outside traffic to the masquerade chain
 			not: [][]string{{"external-", "ns/etp/tcp/ jump mark-for-masquerade"}}},
 		{name: "ITP Local: clusterIP to local endpoints only",
 			have: [][]string{{"10.96.0.16 . tcp . 80 : goto local-"}},
-			not:  [][]string{{"__10.244.1.10/"}}},
+			not:  [][]string{{"10.244.1.10"}}},
 		{name: "terminating endpoints used when none is ready, if serving",
-			have: [][]string{{"ns/term/tcp/ numgen random mod 1", "__10.244.0.11/80"}},
+			have: [][]string{{"ns/term/tcp/ meta l4proto tcp dnat to 10.244.0.11:80"}},
 			not:  [][]string{{"10.244.1.11"}}},
 		{name: "headless and ExternalName: nothing",
 			not: [][]string{{"headless"}, {"extname"}, {"10.244.0.12"}}},
@@ -88,7 +93,7 @@ func TestTerminatingFallbackEnds(t *testing.T) {
 	tp.mustHave("dnat to 10.244.0.11:80")
 	tp.set(makeSlice("term", "term-a", "", tcp, 80, terminatingEP("10.244.0.11", testNode), readyEP("10.244.0.12", testNode)))
 	tp.sync()
-	tp.mustHave("numgen random mod 1 vmap", "__10.244.0.12/80")
+	tp.mustHave("dnat to 10.244.0.12:80")
 	tp.mustNotHave("rule", "10.244.0.11")
 }
 
@@ -125,20 +130,20 @@ func TestPartialSync(t *testing.T) {
 	tp.sync()
 	tx := tp.nft.LastTransaction.String()
 	for _, l := range strings.Split(strings.TrimSpace(tx), "\n") {
-		if !strings.Contains(l, "ns/multi/tcp/http") {
+		if !strings.Contains(l, "ns/multi/tcp/http") && !strings.Contains(l, "hairpin { 10.244.1.99 . 10.244.1.99 }") {
 			t.Errorf("partial sync touched something else than ns/multi's http port: %s", l)
 		}
 	}
-	if !strings.Contains(tx, "dnat to 10.244.1.99:8080") || strings.Contains(tx, "dnat to 10.244.0.5:8080") {
-		t.Errorf("partial sync should write the new endpoint's chain and only it:\n%s", tx)
-	}
-	tp.mustHave("numgen random mod 3 vmap")
+	tp.mustHave("ns/multi/tcp/http numgen random mod 3 0 meta l4proto tcp dnat to 10.244.0.5:8080")
+	tp.mustHave("ns/multi/tcp/http numgen random mod 2 0 meta l4proto tcp dnat to 10.244.1.5:8080")
+	tp.mustHave("ns/multi/tcp/http meta l4proto tcp dnat to 10.244.1.99:8080")
 
 	// the service goes: its elements go at once, its chains are flushed,
 	// and deleted by a sync a second later
 	tp.remove(makeService("multi", "10.96.0.10"))
 	tp.sync()
 	tp.mustNotHave("element", "10.96.0.10")
+	tp.mustNotHave("element", "10.244.0.5")
 	tp.mustNotHave("rule", "ns/multi/")
 	tp.mustHave("add chain", "ns/multi/tcp/http")
 	for c := range tp.staleChains {
@@ -149,6 +154,26 @@ func TestPartialSync(t *testing.T) {
 	if len(tp.staleChains) != 0 {
 		t.Errorf("stale chains left: %v", tp.staleChains)
 	}
+}
+
+// TestSharedHairpinElement checks that a pod behind two Services keeps its
+// hairpin element until neither has it.
+func TestSharedHairpinElement(t *testing.T) {
+	tp := newTestProxier(t)
+	tcp := corev1.ProtocolTCP
+	tp.set(makeService("a", "10.96.0.20", port("", tcp, 80, 0)),
+		makeSlice("a", "a-1", "", tcp, 80, readyEP("10.244.0.30", testNode)),
+		makeService("b", "10.96.0.21", port("", tcp, 80, 0)),
+		makeSlice("b", "b-1", "", tcp, 80, readyEP("10.244.0.30", testNode)))
+	tp.sync()
+	tp.mustHave("hairpin { 10.244.0.30 . 10.244.0.30 }")
+	tp.remove(makeService("a", "10.96.0.20"))
+	tp.sync()
+	tp.mustHave("hairpin { 10.244.0.30 . 10.244.0.30 }")
+	tp.set(makeSlice("b", "b-1", "", tcp, 80, readyEP("10.244.0.31", testNode)))
+	tp.sync()
+	tp.mustNotHave("hairpin { 10.244.0.30 . 10.244.0.30 }")
+	tp.mustHave("hairpin { 10.244.0.31 . 10.244.0.31 }")
 }
 
 // TestRestart checks that a new proxier takes over a table left by an
@@ -247,7 +272,7 @@ func TestSyncError(t *testing.T) {
 	// sync, writing an element that points to it, fails.
 	tx := tp.nft.NewTransaction()
 	tx.Delete(&knftables.Map{Name: serviceIPsMap})
-	tx.Delete(&knftables.Map{Name: noEndpointServicesMap})
+	tx.Delete(&knftables.Set{Name: noEndpointServicesSet})
 	if err := tp.nft.Run(context.Background(), tx); err != nil {
 		t.Fatal(err)
 	}

@@ -35,11 +35,17 @@ const (
 	serviceIPsMap       = "service-ips"
 	serviceNodePortsMap = "service-nodeports"
 
-	// services without endpoints: rejected in the filter chains
+	// services without endpoints: rejected in the filter chains, or
+	// dropped when only a Local traffic policy leaves none. Plain sets, not
+	// verdict maps with "goto reject-chain": an element that jumps makes
+	// the kernel validate the whole table on commit, which at 10,000
+	// Services costs tens of milliseconds.
 	serviceEndpointsCheckChain  = "service-endpoints-check"
 	nodePortEndpointsCheckChain = "nodeport-endpoints-check"
-	noEndpointServicesMap       = "no-endpoint-services"
-	noEndpointNodePortsMap      = "no-endpoint-nodeports"
+	noEndpointServicesSet       = "no-endpoint-services"
+	noEndpointNodePortsSet      = "no-endpoint-nodeports"
+	noLocalEndpointServicesSet  = "no-local-endpoint-services"
+	noLocalEndpointNodePortsSet = "no-local-endpoint-nodeports"
 	rejectChain                 = "reject-chain"
 
 	// ports of a ClusterIP that no Service port uses are rejected too
@@ -48,6 +54,9 @@ const (
 
 	markMasqChain     = "mark-for-masquerade"
 	masqueradingChain = "masquerading"
+	// hairpinSet holds (ip . ip) for every endpoint: a connection from an
+	// endpoint to itself through a Service is masqueraded.
+	hairpinSet = "hairpin"
 	// masqueradeMark is the packet mark bit that asks for masquerade (the
 	// bit kube-proxy uses, 1<<14).
 	masqueradeMark = "0x00004000"
@@ -56,7 +65,6 @@ const (
 	clusterChainPrefix  = "service-"
 	localChainPrefix    = "local-"
 	externalChainPrefix = "external-"
-	endpointChainPrefix = "endpoint-"
 	affinitySetPrefix   = "affinity-"
 )
 
@@ -112,7 +120,10 @@ func writeBase(tx *knftables.Transaction) {
 		tx.Add(&knftables.Rule{Chain: j.from, Rule: knftables.Concat(j.match, "jump", j.to)})
 	}
 
+	tx.Add(&knftables.Set{Name: hairpinSet, Type: "ipv4_addr . ipv4_addr", Comment: knftables.PtrTo("endpoints, to masquerade hairpin traffic")})
+	tx.Flush(&knftables.Set{Name: hairpinSet})
 	tx.Add(&knftables.Rule{Chain: markMasqChain, Rule: "meta mark set meta mark or " + masqueradeMark})
+	tx.Add(&knftables.Rule{Chain: masqueradingChain, Rule: "ip saddr . ip daddr @" + hairpinSet + " jump " + markMasqChain})
 	tx.Add(&knftables.Rule{Chain: masqueradingChain, Rule: "meta mark and " + masqueradeMark + " == 0 return"})
 	tx.Add(&knftables.Rule{Chain: masqueradingChain, Rule: "meta mark set meta mark xor " + masqueradeMark})
 	tx.Add(&knftables.Rule{Chain: masqueradingChain, Rule: "masquerade fully-random"})
@@ -123,8 +134,15 @@ func writeBase(tx *knftables.Transaction) {
 		Comment: knftables.PtrTo("reject traffic to ports of ClusterIPs that no Service uses")})
 
 	for _, m := range []struct{ name, typ, comment string }{
-		{noEndpointServicesMap, "ipv4_addr . inet_proto . inet_service : verdict", "Service IPs without endpoints"},
-		{noEndpointNodePortsMap, "inet_proto . inet_service : verdict", "nodePorts without endpoints"},
+		{noEndpointServicesSet, "ipv4_addr . inet_proto . inet_service", "Service IPs without endpoints"},
+		{noEndpointNodePortsSet, "inet_proto . inet_service", "nodePorts without endpoints"},
+		{noLocalEndpointServicesSet, "ipv4_addr . inet_proto . inet_service", "Service IPs without endpoints on this node (traffic policy Local)"},
+		{noLocalEndpointNodePortsSet, "inet_proto . inet_service", "nodePorts without endpoints on this node (externalTrafficPolicy Local)"},
+	} {
+		tx.Add(&knftables.Set{Name: m.name, Type: m.typ, Comment: knftables.PtrTo(m.comment)})
+		tx.Flush(&knftables.Set{Name: m.name})
+	}
+	for _, m := range []struct{ name, typ, comment string }{
 		{serviceIPsMap, "ipv4_addr . inet_proto . inet_service : verdict", "ClusterIP, external IP and LoadBalancer IP traffic"},
 		{serviceNodePortsMap, "inet_proto . inet_service : verdict", "NodePort traffic"},
 	} {
@@ -136,12 +154,16 @@ func writeBase(tx *knftables.Transaction) {
 	tx.Add(&knftables.Rule{Chain: rejectChain, Rule: "meta l4proto tcp reject with tcp reset"})
 	tx.Add(&knftables.Rule{Chain: rejectChain, Rule: "reject"})
 	tx.Add(&knftables.Rule{Chain: serviceEndpointsCheckChain,
-		Rule: "ip daddr . meta l4proto . th dport vmap @" + noEndpointServicesMap})
+		Rule: "ip daddr . meta l4proto . th dport @" + noEndpointServicesSet + " goto " + rejectChain})
+	tx.Add(&knftables.Rule{Chain: serviceEndpointsCheckChain,
+		Rule: "ip daddr . meta l4proto . th dport @" + noLocalEndpointServicesSet + " drop"})
 	// NodePorts on 127.0.0.1 are not served, as in kube-proxy's nftables
 	// mode: they would need route_localnet, which exposes localhost
 	// services to the network (CVE-2020-8558).
 	tx.Add(&knftables.Rule{Chain: nodePortEndpointsCheckChain,
-		Rule: "ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @" + noEndpointNodePortsMap})
+		Rule: "ip daddr != 127.0.0.0/8 meta l4proto . th dport @" + noEndpointNodePortsSet + " goto " + rejectChain})
+	tx.Add(&knftables.Rule{Chain: nodePortEndpointsCheckChain,
+		Rule: "ip daddr != 127.0.0.0/8 meta l4proto . th dport @" + noLocalEndpointNodePortsSet + " drop"})
 	tx.Add(&knftables.Rule{Chain: servicesChain,
 		Rule: "ip daddr . meta l4proto . th dport vmap @" + serviceIPsMap})
 	tx.Add(&knftables.Rule{Chain: servicesChain,
@@ -240,7 +262,7 @@ func (s *servicePort) endpointBase(e endpoint) string {
 // external IPs to the external chain (which decides masquerade and ETP
 // Local), each policy chain picks an endpoint chain at random (after the
 // ClientIP affinity sets), and an endpoint chain DNATs. A port without
-// endpoints gets elements of the no-endpoint maps instead.
+// endpoints gets elements of the no-endpoint sets instead.
 func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 	base := s.chainBase()
 	clusterChain := hashName(clusterChainPrefix, base)
@@ -269,9 +291,9 @@ func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 	// reject when the service has no endpoint at all, drop when only the
 	// traffic policy leaves none (Kubernetes drops there, so that a load
 	// balancer's health check, not a reset, steers clients away).
-	internalVerdict, externalVerdict := "goto "+rejectChain, "goto "+rejectChain
+	noServices, noNodePorts := noEndpointServicesSet, noEndpointNodePortsSet
 	if hasEndpoints {
-		internalVerdict, externalVerdict = "drop", "drop"
+		noServices, noNodePorts = noLocalEndpointServicesSet, noLocalEndpointNodePortsSet
 		if !hasInternal {
 			r.noLocalInternal++
 		}
@@ -299,8 +321,8 @@ func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 		r.elements = append(r.elements, element{container: serviceIPsMap,
 			key: []string{s.clusterIP, s.protocol, port}, value: "goto " + internalChain})
 	} else {
-		r.elements = append(r.elements, element{container: noEndpointServicesMap,
-			key: []string{s.clusterIP, s.protocol, port}, value: internalVerdict, comment: comment})
+		r.elements = append(r.elements, element{container: noServices, set: true,
+			key: []string{s.clusterIP, s.protocol, port}, comment: comment})
 	}
 	for _, ip := range s.externalIPs {
 		if hasEndpoints {
@@ -308,8 +330,8 @@ func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 				key: []string{ip, s.protocol, port}, value: "goto " + externalChain})
 		}
 		if !hasExternal {
-			r.elements = append(r.elements, element{container: noEndpointServicesMap,
-				key: []string{ip, s.protocol, port}, value: externalVerdict, comment: comment})
+			r.elements = append(r.elements, element{container: noServices, set: true,
+				key: []string{ip, s.protocol, port}, comment: comment})
 		}
 	}
 	if s.nodePort != 0 {
@@ -319,8 +341,8 @@ func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 				key: []string{s.protocol, np}, value: "goto " + externalChain})
 		}
 		if !hasExternal {
-			r.elements = append(r.elements, element{container: noEndpointNodePortsMap,
-				key: []string{s.protocol, np}, value: externalVerdict, comment: comment})
+			r.elements = append(r.elements, element{container: noNodePorts, set: true,
+				key: []string{s.protocol, np}, comment: comment})
 		}
 	}
 
@@ -371,18 +393,38 @@ func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 			r.sets = append(r.sets, affinitySet{name: w.affinitySetName(s, e), timeout: s.affinitySeconds})
 		}
 	}
+	// A policy chain DNATs to one of its endpoints at random, with one rule
+	// per endpoint: rule i of n matches with probability 1/(n-i), so every
+	// endpoint gets 1/n, and the last one takes what is left. kube-proxy
+	// jumps through an anonymous verdict map to a chain per endpoint
+	// instead; the kernel walks every map (to name a new anonymous one) and
+	// every chain (to validate the graph) on each commit, which made a
+	// full sync of 10,000 Services take 45 s and each partial one 0.5 s.
+	// This costs a new connection one rule per endpoint passed over; the
+	// cost does not grow with the number of Services.
 	policy := func(chain string, eps []endpoint) {
 		add(chain)
+		dnat := func(e endpoint) string {
+			return knftables.Concat("meta l4proto", s.protocol, "dnat to", e.String())
+		}
 		if s.affinitySeconds > 0 {
+			// a client seen within the timeout returns to its endpoint,
+			// and each new connection restarts the timeout
 			for _, e := range eps {
-				add(chain, "ip saddr @"+w.affinitySetName(s, e), "goto", hashName(endpointChainPrefix, s.endpointBase(e)))
+				set := "@" + w.affinitySetName(s, e)
+				add(chain, "ip saddr", set, "update", set, "{ ip saddr }", dnat(e))
 			}
 		}
-		var vmap []string
 		for i, e := range eps {
-			vmap = append(vmap, fmt.Sprintf("%d : goto %s", i, hashName(endpointChainPrefix, s.endpointBase(e))))
+			var rule []any
+			if left := len(eps) - i; left > 1 {
+				rule = append(rule, "numgen random mod", left, 0)
+			}
+			if s.affinitySeconds > 0 {
+				rule = append(rule, "update @"+w.affinitySetName(s, e), "{ ip saddr }")
+			}
+			add(chain, append(rule, dnat(e))...)
 		}
-		add(chain, "numgen random mod", len(eps), "vmap {", strings.Join(vmap, " , "), "}")
 	}
 	if usesClusterChain {
 		policy(clusterChain, clusterEps)
@@ -391,14 +433,10 @@ func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 		policy(localChain, localEps)
 	}
 	for _, e := range reachable {
-		c := hashName(endpointChainPrefix, s.endpointBase(e))
 		// A pod reaching itself through the service (hairpin) must see the
-		// reply come from the service: masquerade.
-		add(c, "ip saddr", e.ip, "jump", markMasqChain)
-		if s.affinitySeconds > 0 {
-			add(c, "update @"+w.affinitySetName(s, e), "{ ip saddr }")
-		}
-		add(c, "meta l4proto", s.protocol, "dnat to", e.String())
+		// reply come from the service: the masquerading chain masquerades
+		// connections from an endpoint to itself.
+		r.elements = append(r.elements, element{container: hairpinSet, set: true, key: []string{e.ip, e.ip}})
 	}
 	r.endpoints += len(reachable)
 	for _, name := range order {
