@@ -366,10 +366,11 @@ func (p *Proxier) Sync(ctx context.Context) error {
 	lastSync.SetToCurrentTime()
 	log := klog.FromContext(ctx)
 	log.V(2).Info("Synced nftables", "full", full, "services", len(dirty), "operations", res.operations, "elapsed", time.Since(start))
-	if res.operations == 0 {
-		return nil
+	// Conntrack and health checks may need work when the table does not:
+	// an endpoint that was terminating (so out of the rules) goes away.
+	if res.operations > 0 || res.udpStale || res.healthChanged {
+		p.afterSync(ctx, res)
 	}
-	p.afterSync(ctx, res)
 	return nil
 }
 

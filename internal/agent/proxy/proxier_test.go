@@ -248,6 +248,23 @@ func TestUDPConntrack(t *testing.T) {
 				c.flow.Forward.DstIP, c.flow.Forward.DstPort, c.flow.Reverse.SrcIP, c.flow.Forward.Protocol, got, c.want)
 		}
 	}
+
+	// A pod being deleted first turns terminating but still serving: the
+	// rules leave it out, its flows stay. When it is gone the rules do not
+	// change, but its flows must go.
+	tp.set(makeSlice("dns", "dns-a", "dns", udp, 5353, readyEP("10.244.0.6", testNode), readyEP("10.244.0.7", testNode)))
+	tp.sync()
+	tp.set(makeSlice("dns", "dns-a", "dns", udp, 5353, readyEP("10.244.0.6", testNode), terminatingEP("10.244.0.7", testNode)))
+	tp.sync()
+	tp.ct.filters = nil
+	tp.set(makeSlice("dns", "dns-a", "dns", udp, 5353, readyEP("10.244.0.6", testNode)))
+	tp.sync()
+	if len(tp.ct.filters) != 1 {
+		t.Fatalf("terminating UDP endpoint gone: %d clean-ups, want 1", len(tp.ct.filters))
+	}
+	if !tp.ct.filters[0].MatchConntrackFlow(flow(unix.IPPROTO_UDP, "10.96.0.10", 53, "10.244.0.7")) {
+		t.Errorf("the flow to the terminating endpoint gone is kept")
+	}
 }
 
 // TestHealthCheckNodePort checks that an ETP Local LoadBalancer's health
