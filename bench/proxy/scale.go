@@ -97,6 +97,25 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			}
 			rep.latency.Dist(fmt.Sprintf("%d Services", n), lat)
 
+			// Cold start: the agent stops cleanly (its table goes with it)
+			// and a new one must list every Service and EndpointSlice and
+			// write the whole table before the first Service answers again.
+			figures.Logf("scale: %d Services: restarting the agent", n)
+			started, err := c.RestartAgent(1)
+			if err != nil {
+				return err
+			}
+			at, err := firstOK(ctx, probe, first, 10*time.Millisecond, 5*time.Minute)
+			if err != nil {
+				return fmt.Errorf("with %d Services, after the agent restarted: %w", n, err)
+			}
+			cold := at.Sub(started)
+			// and the table is whole once the newest Service answers too
+			if _, err := firstOK(ctx, probe, last[len(last)-1], 10*time.Millisecond, 5*time.Minute); err != nil {
+				return fmt.Errorf("with %d Services, after the agent restarted: %w", n, err)
+			}
+			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(c.DataDir()))
+
 			lines, bytes, err := ruleset(node)
 			if err != nil {
 				return err
