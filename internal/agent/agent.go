@@ -27,6 +27,7 @@ import (
 	"github.com/portway/portway/internal/agent/proxy"
 	"github.com/portway/portway/internal/agent/runtime"
 	"github.com/portway/portway/internal/agent/server"
+	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
@@ -90,7 +91,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	podsFactory := runtime.PodsFactory(client, cfg.NodeName)
-	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(trim.ManagedFields))
 	if err := hostgw.New(cfg.NodeName).Start(ctx, factory); err != nil {
 		return err
 	}

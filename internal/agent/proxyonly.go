@@ -5,6 +5,8 @@ import (
 
 	"k8s.io/client-go/informers"
 	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/trim"
 )
 
 // RunProxy runs only the service proxy, as kube-proxy runs: no Node
@@ -18,7 +20,7 @@ func RunProxy(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactory(client, 0)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(trim.ManagedFields))
 	px, err := startProxy(ctx, cfg.NodeName, cfg.Proxy, factory)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -23,6 +22,7 @@ import (
 	"github.com/portway/portway/internal/controllers/nodelifecycle"
 	"github.com/portway/portway/internal/controllers/replicaset"
 	"github.com/portway/portway/internal/controllers/scheduler"
+	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
@@ -35,7 +35,7 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 		return err
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
-		informers.WithTransform(dropManagedFields))
+		informers.WithTransform(trim.ManagedFields))
 	ns := namespace.New(client, dyn, factory)
 	epClient, err := controllerClient(cfg, "endpoint-controller")
 	if err != nil {
@@ -120,14 +120,4 @@ func schedulerClient(cfg *rest.Config) (kubernetes.Interface, error) {
 	v := version.Info()
 	c.UserAgent = fmt.Sprintf("kube-scheduler/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, v.GitCommit)
 	return kubernetes.NewForConfig(c)
-}
-
-// dropManagedFields keeps managedFields out of the controllers' caches, as
-// kube-controller-manager does: no controller reads them, and they are a
-// large part of every object. An update without them keeps the stored ones.
-func dropManagedFields(obj any) (any, error) {
-	if m, err := meta.Accessor(obj); err == nil {
-		m.SetManagedFields(nil)
-	}
-	return obj, nil
 }

@@ -37,6 +37,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/trim"
 )
 
 // Config says where and how pods run.
@@ -81,7 +83,7 @@ func New(cfg Config, client kubernetes.Interface) (*Runtime, error) {
 // PodsFactory returns an informer factory for the pods bound to nodeName,
 // as the kubelet watches them.
 func PodsFactory(client kubernetes.Interface, nodeName string) informers.SharedInformerFactory {
-	return informers.NewSharedInformerFactoryWithOptions(client, 0,
+	return informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(trim.ManagedFields),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", nodeName).String()
 		}))
