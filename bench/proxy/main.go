@@ -78,11 +78,12 @@ func newReport(cfg config) *report {
 			},
 		},
 		cold: figures.Table{
-			Title:  "Cold start: agent restarted → first successful HTTP GET through a Service that already existed",
-			Header: []string{"services", "cold start ms", "agent RSS MiB (new process, all Services programmed)"},
+			Title:  "Cold start and memory with all Services programmed",
+			Header: []string{"services", "agent: start → traffic ms", "agent RSS MiB", "proxy-only: start → synced ms", "proxy-only RSS MiB"},
 			Notes: []string{
-				"the agent gets SIGTERM (a clean exit removes its nftables table), then the same command starts again in the node's namespace",
-				"timed from the new process's start to the first 200 of GET clusterIP:80 of the first Service (tried every 10 ms, 20 ms per try); it lists all Services and EndpointSlices and writes the whole table first",
+				"agent: the node's agent gets SIGTERM (a clean exit removes its nftables table), then the same command starts again in the node's namespace;",
+				"timed from the new process's start to the first 200 of GET clusterIP:80 of the first Service (tried every 10 ms, 20 ms per try); it lists all Services and EndpointSlices and writes the whole table first; RSS then",
+				"proxy-only: `portway agent --proxy-only` (what compares with kube-proxy) started in the cluster's outer namespace, timed to its first full sync (/healthz 200); RSS then",
 			},
 		},
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
@@ -114,7 +116,13 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			if _, err := firstOK(ctx, probe, last[len(last)-1], 10*time.Millisecond, 5*time.Minute); err != nil {
 				return fmt.Errorf("with %d Services, after the agent restarted: %w", n, err)
 			}
-			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(c.DataDir()))
+			figures.Logf("scale: %d Services: a proxy-only agent", n)
+			synced, rss, err := proxyOnly(ctx, c, cfg.portway)
+			if err != nil {
+				return fmt.Errorf("with %d Services: %w", n, err)
+			}
+			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(c.DataDir()),
+				fmt.Sprintf("%.0f", float64(synced.Microseconds())/1000), rss)
 
 			lines, bytes, err := ruleset(node)
 			if err != nil {
@@ -176,6 +184,46 @@ func createToFirstOK(ctx context.Context, cs kubernetes.Interface, probe *http.C
 		return 0, err
 	}
 	return at.Sub(t0), cs.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{})
+}
+
+// proxyOnly runs `portway agent --proxy-only` for node 1 in the cluster's
+// outer namespace, where no other proxy runs (its table there is in no
+// node's path), as kube-proxy would run; it returns the time from its start
+// to its first full sync (its /healthz answers 200 from then on) and its
+// RSS in MiB then, and stops it.
+func proxyOnly(ctx context.Context, c *upcluster.Cluster, portway string) (time.Duration, string, error) {
+	log, err := os.Create(filepath.Join(c.DataDir(), "logs", "proxy-only.log"))
+	if err != nil {
+		return 0, "", err
+	}
+	defer log.Close()
+	cmd := exec.Command(portway, "agent", "--proxy-only", "--kubeconfig", filepath.Join(c.DataDir(), "kubeconfig"),
+		"--node-name", c.NodeNetns(1))
+	cmd.Stdout, cmd.Stderr = log, log
+	t0 := time.Now()
+	if err := c.Do(cmd.Start); err != nil {
+		return 0, "", err
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	health := httpClient(c.Netns, false, 1, time.Second)
+	for {
+		resp, err := health.Get("http://127.0.0.1:10256/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Since(t0) > 5*time.Minute || ctx.Err() != nil {
+			return 0, "", fmt.Errorf("proxy-only agent not healthy after %s (log: %s)", time.Since(t0).Round(time.Second), log.Name())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(t0)
+	return took, fmt.Sprintf("%.1f", float64(upcluster.RSSKB(cmd.Process.Pid))/1024), nil
 }
 
 // ruleset is the size of the proxy's table in the node's namespace.
