@@ -83,7 +83,8 @@ func newReport(cfg config) *report {
 			Notes: []string{
 				"agent: the node's agent gets SIGTERM (a clean exit removes its nftables table), then the same command starts again in the node's namespace;",
 				"timed from the new process's start to the first 200 of GET clusterIP:80 of the first Service (tried every 10 ms, 20 ms per try); it lists all Services and EndpointSlices and writes the whole table first; RSS then",
-				"proxy-only: `portway agent --proxy-only` (what compares with kube-proxy) started in the cluster's outer namespace, timed to its first full sync (/healthz 200); RSS then",
+				"proxy-only: `portway agent --proxy-only` (what compares with kube-proxy) started in the cluster's outer namespace, timed to its first full sync (/healthz 200); RSS then,",
+				"and of it the anonymous memory (heap, stacks): the rest are pages of the 110 MB portway binary, shared with every portway process on the machine",
 			},
 		},
 	}

@@ -190,7 +190,7 @@ func createToFirstOK(ctx context.Context, cs kubernetes.Interface, probe *http.C
 // outer namespace, where no other proxy runs (its table there is in no
 // node's path), as kube-proxy would run; it returns the time from its start
 // to its first full sync (its /healthz answers 200 from then on) and its
-// RSS in MiB then, and stops it.
+// RSS in MiB then (and of that, its anonymous memory), and stops it.
 func proxyOnly(ctx context.Context, c *upcluster.Cluster, portway string) (time.Duration, string, error) {
 	log, err := os.Create(filepath.Join(c.DataDir(), "logs", "proxy-only.log"))
 	if err != nil {
@@ -223,7 +223,8 @@ func proxyOnly(ctx context.Context, c *upcluster.Cluster, portway string) (time.
 		time.Sleep(10 * time.Millisecond)
 	}
 	took := time.Since(t0)
-	return took, fmt.Sprintf("%.1f", float64(upcluster.RSSKB(cmd.Process.Pid))/1024), nil
+	pid := cmd.Process.Pid
+	return took, fmt.Sprintf("%.1f (anon %.1f)", float64(upcluster.RSSKB(pid))/1024, float64(upcluster.AnonKB(pid))/1024), nil
 }
 
 // ruleset is the size of the proxy's table in the node's namespace.

@@ -86,6 +86,11 @@ func statusKB(pid int, file, key string) int64 {
 // RSSKB is pid's resident set size in KiB.
 func RSSKB(pid int) int64 { return statusKB(pid, "status", "VmRSS") }
 
+// AnonKB is the anonymous part of pid's resident set in KiB: its heap and
+// stacks, without the pages of its binary (which every process of the same
+// binary shares).
+func AnonKB(pid int) int64 { return statusKB(pid, "status", "RssAnon") }
+
 // PSSKB is pid's proportional set size in KiB: shared pages split between
 // their users.
 func PSSKB(pid int) int64 { return statusKB(pid, "smaps_rollup", "Pss") }
