@@ -208,21 +208,11 @@ func proxyOnly(ctx context.Context, c *upcluster.Cluster, portway string) (time.
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 	}()
-	health := httpClient(c.Netns, false, 1, time.Second)
-	for {
-		resp, err := health.Get("http://127.0.0.1:10256/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Since(t0) > 5*time.Minute || ctx.Err() != nil {
-			return 0, "", fmt.Errorf("proxy-only agent not healthy after %s (log: %s)", time.Since(t0).Round(time.Second), log.Name())
-		}
-		time.Sleep(10 * time.Millisecond)
+	at, err := firstOK(ctx, httpClient(c.Netns, false, 1, time.Second), "http://127.0.0.1:10256/healthz", 10*time.Millisecond, 5*time.Minute)
+	if err != nil {
+		return 0, "", fmt.Errorf("proxy-only agent (log: %s): %w", log.Name(), err)
 	}
-	took := time.Since(t0)
+	took := at.Sub(t0)
 	pid := cmd.Process.Pid
 	return took, fmt.Sprintf("%.1f (anon %.1f)", float64(upcluster.RSSKB(pid))/1024, float64(upcluster.AnonKB(pid))/1024), nil
 }
