@@ -20,7 +20,9 @@
 //     masqueraded through one set of (ip . ip) elements;
 //   - masquerade (mark, then masquerade in postrouting) for traffic that
 //     could return another way: to a ClusterIP from outside ClusterCIDR,
-//     to a nodePort or external IP with externalTrafficPolicy Cluster;
+//     to a nodePort or external IP with externalTrafficPolicy Cluster. It
+//     keeps the client's source port when that is free (kube-proxy's is
+//     fully random; see writeBase for why);
 //   - terminating endpoints only when no endpoint is ready;
 //   - externalTrafficPolicy Local (node-local endpoints only, client address
 //     kept; external traffic dropped where the node has none, pods and the

@@ -112,7 +112,8 @@ func serve(t *testing.T, ns, name string) {
 			}
 			go func() {
 				defer c.Close()
-				fmt.Fprintf(c, "%s %s\n", name, c.RemoteAddr().(*net.TCPAddr).IP)
+				from := c.RemoteAddr().(*net.TCPAddr)
+				fmt.Fprintf(c, "%s %s %d\n", name, from.IP, from.Port)
 				_, _ = io.Copy(c, c)
 			}()
 		}
@@ -129,9 +130,15 @@ func serve(t *testing.T, ns, name string) {
 	}()
 }
 
-// ask connects from namespace ns to addr and returns the first line: which
-// pod answered, and the client address it saw.
-func ask(ns, addr string) (pod, seen string, err error) {
+// answer is what a pod's TCP server told a client: its name and the
+// client address it saw, beside the client's own port.
+type answer struct {
+	pod, from           string
+	fromPort, localPort int
+}
+
+// ask connects from namespace ns to addr and reads the first line.
+func ask(ns, addr string) (a answer, err error) {
 	err = namespaces.Do(namespaces.Path(ns), func() error {
 		c, err := net.DialTimeout("tcp4", addr, 2*time.Second)
 		if err != nil {
@@ -143,11 +150,11 @@ func ask(ns, addr string) (pod, seen string, err error) {
 		if err != nil {
 			return err
 		}
-		f := strings.Fields(line)
-		pod, seen = f[0], f[1]
-		return nil
+		a.localPort = c.LocalAddr().(*net.TCPAddr).Port
+		_, err = fmt.Sscan(line, &a.pod, &a.from, &a.fromPort)
+		return err
 	})
-	return pod, seen, err
+	return a, err
 }
 
 func TestKernel(t *testing.T) {
@@ -259,50 +266,57 @@ func TestKernel(t *testing.T) {
 	t.Run("clusterIP from the node reaches every endpoint", func(t *testing.T) {
 		seen := map[string]int{}
 		for range 40 {
-			pod, _, err := ask(node, "10.96.0.10:80")
+			a, err := ask(node, "10.96.0.10:80")
 			if err != nil {
 				t.Fatal(err)
 			}
-			seen[pod]++
+			seen[a.pod]++
 		}
 		if len(seen) != 2 || seen["pod1"] == 0 || seen["pod2"] == 0 {
 			t.Errorf("answers %v, want pod1 and pod2", seen)
 		}
 	})
 	t.Run("nodePort from outside, masqueraded", func(t *testing.T) {
-		pod, src, err := ask(ext, nodeIP+":30080")
+		a, err := ask(ext, nodeIP+":30080")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (pod != "pod1" && pod != "pod2") || src != bridgeIP {
-			t.Errorf("answered by %s seeing %s, want pod1/pod2 seeing %s", pod, src, bridgeIP)
+		if (a.pod != "pod1" && a.pod != "pod2") || a.from != bridgeIP {
+			t.Errorf("answered by %s seeing %s, want pod1/pod2 seeing %s", a.pod, a.from, bridgeIP)
+		}
+		// The masquerade keeps a free source port: a random one would put
+		// the client's next connection on a 4-tuple the pod may still hold
+		// in TIME_WAIT, from another client socket with another TCP
+		// timestamp offset, and the pod's PAWS check would drop its SYN.
+		if a.fromPort != a.localPort {
+			t.Errorf("pod saw source port %d, the client used %d", a.fromPort, a.localPort)
 		}
 	})
 	t.Run("no endpoints: refused at once", func(t *testing.T) {
 		for _, c := range []struct{ ns, addr string }{{node, "10.96.0.12:80"}, {ext, nodeIP + ":30081"}} {
-			_, _, err := ask(c.ns, c.addr)
+			_, err := ask(c.ns, c.addr)
 			if !errors.Is(err, syscall.ECONNREFUSED) {
 				t.Errorf("%s from %s: %v, want connection refused", c.addr, c.ns, err)
 			}
 		}
 	})
 	t.Run("clusterIP from outside the cluster CIDR, masqueraded", func(t *testing.T) {
-		_, src, err := ask(ext, "10.96.0.10:80")
+		a, err := ask(ext, "10.96.0.10:80")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if src != bridgeIP {
-			t.Errorf("pod saw %s, want %s", src, bridgeIP)
+		if a.from != bridgeIP {
+			t.Errorf("pod saw %s, want %s", a.from, bridgeIP)
 		}
 	})
 	t.Run("ClientIP affinity sticks", func(t *testing.T) {
 		seen := map[string]int{}
 		for range 20 {
-			pod, _, err := ask(ext, "10.96.0.13:80")
+			a, err := ask(ext, "10.96.0.13:80")
 			if err != nil {
 				t.Fatal(err)
 			}
-			seen[pod]++
+			seen[a.pod]++
 		}
 		if len(seen) != 1 {
 			t.Errorf("answers %v, want one pod", seen)
@@ -310,12 +324,12 @@ func TestKernel(t *testing.T) {
 	})
 	t.Run("externalTrafficPolicy Local keeps the client IP", func(t *testing.T) {
 		for range 10 {
-			pod, src, err := ask(ext, nodeIP+":30082")
+			a, err := ask(ext, nodeIP+":30082")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pod != "pod1" || src != clientIP {
-				t.Fatalf("answered by %s seeing %s, want pod1 seeing %s", pod, src, clientIP)
+			if a.pod != "pod1" || a.from != clientIP {
+				t.Fatalf("answered by %s seeing %s, want pod1 seeing %s", a.pod, a.from, clientIP)
 			}
 		}
 		var code int
@@ -355,12 +369,12 @@ func TestKernel(t *testing.T) {
 		}
 	})
 	t.Run("hairpin: a pod reaches itself through its service", func(t *testing.T) {
-		pod, src, err := ask(pods[2], "10.96.0.15:80")
+		a, err := ask(pods[2], "10.96.0.15:80")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pod != "pod3" || src != bridgeIP {
-			t.Errorf("answered by %s seeing %s, want pod3 seeing %s (masqueraded)", pod, src, bridgeIP)
+		if a.pod != "pod3" || a.from != bridgeIP {
+			t.Errorf("answered by %s seeing %s, want pod3 seeing %s (masqueraded)", a.pod, a.from, bridgeIP)
 		}
 	})
 	t.Run("UDP fails over when its endpoint goes", func(t *testing.T) {
@@ -441,7 +455,7 @@ func TestKernel(t *testing.T) {
 			t.Fatal(err)
 		}
 		nft.waitFor(t, "delete element ip portway service-nodeports { tcp . 30080 }")
-		if _, _, err := ask(ext, nodeIP+":30080"); err == nil {
+		if _, err := ask(ext, nodeIP+":30080"); err == nil {
 			t.Errorf("nodePort of a deleted service still answers")
 		}
 	})
