@@ -20,6 +20,7 @@ import (
 
 	"github.com/portway/portway/bench/internal/figures"
 	"github.com/portway/portway/bench/internal/upcluster"
+	"github.com/portway/portway/internal/cluster"
 	"github.com/portway/portway/internal/namespaces"
 )
 
@@ -103,7 +104,7 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			// and a new one must list every Service and EndpointSlice and
 			// write the whole table before the first Service answers again.
 			figures.Logf("scale: %d Services: restarting the agent", n)
-			started, err := c.RestartAgent(1)
+			started, err := cluster.RestartAgent(c.DataDir(), c.NodeNetns(1))
 			if err != nil {
 				return err
 			}
@@ -121,7 +122,7 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			if err != nil {
 				return fmt.Errorf("with %d Services: %w", n, err)
 			}
-			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(c.DataDir()),
+			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(c.NodeNetns(1)),
 				fmt.Sprintf("%.0f", float64(synced.Microseconds())/1000), rss)
 
 			lines, bytes, err := ruleset(node)
@@ -130,7 +131,7 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			}
 			partial, full := after.delta(before, "partial"), after.delta(before, "full")
 			rep.cost.Add(strconv.Itoa(n), strconv.Itoa(n*endpointsPerService), strconv.Itoa(lines), fmt.Sprintf("%.0f", float64(bytes)/1024),
-				partial.countString(), partial.meanMs(), full.countString(), full.meanMs(), agentRSS(c.DataDir()))
+				partial.countString(), partial.meanMs(), full.countString(), full.meanMs(), agentRSS(c.NodeNetns(1)))
 		}
 		return nil
 	})
@@ -230,14 +231,13 @@ func ruleset(node string) (lines, bytes int, err error) {
 	return strings.Count(string(out), "\n"), len(out), nil
 }
 
-// agentRSS is the node agent's resident memory, in MiB.
-func agentRSS(dataDir string) string {
-	for _, p := range upcluster.ProcessesMentioning(dataDir) {
-		if len(p.Args) > 1 && p.Args[1] == "agent" {
-			return fmt.Sprintf("%.1f", float64(upcluster.RSSKB(p.PID))/1024)
-		}
+// agentRSS is node's agent's resident memory, in MiB.
+func agentRSS(node string) string {
+	pid, _, err := cluster.AgentProcess(node)
+	if err != nil {
+		return "?"
 	}
-	return "?"
+	return fmt.Sprintf("%.1f", float64(upcluster.RSSKB(pid))/1024)
 }
 
 // syncs are the proxy's sync histograms at one moment: count and sum of

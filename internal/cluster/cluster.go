@@ -40,7 +40,6 @@ import (
 	"github.com/portway/portway/internal/agent/hostgw"
 	"github.com/portway/portway/internal/apiserver"
 	"github.com/portway/portway/internal/apiserver/authn"
-	"github.com/portway/portway/internal/namespaces"
 	"github.com/portway/portway/internal/nodeinfo"
 )
 
@@ -238,28 +237,16 @@ func Up(ctx context.Context, c Config, out io.Writer) error {
 	return nil
 }
 
-// startAgent starts the node's agent in the node's network namespace, in a
-// session of its own so that a terminal's Ctrl-C reaches only `up`.
+// startAgent starts the node's agent in the node's network namespace.
 func (c Config) startAgent(node string, ip net.IP) (*exec.Cmd, error) {
 	dataDir := c.Server.DataDir
-	logf, err := os.OpenFile(agentLog(dataDir, node), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(c.Self, "agent",
+	return launchAgent(dataDir, node, []string{c.Self, "agent",
 		"--kubeconfig", nodeKubeconfig(dataDir, node),
 		"--node-name", node,
 		"--node-ip", ip.String(),
 		"--root-dir", filepath.Join(nodeDir(dataDir, node), "agent"),
 		"--cluster-cidr", c.Server.PodSubnets.CIDR().String(),
-		"-v", strconv.Itoa(c.Verbosity))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := namespaces.Do(namespaces.Path(node), cmd.Start); err != nil {
-		return nil, err
-	}
-	return cmd, nil
+		"-v", strconv.Itoa(c.Verbosity)})
 }
 
 // stopAgents asks the agents to stop and waits a little for them.

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	upcmd "github.com/portway/portway/internal/cluster"
 	"github.com/portway/portway/internal/namespaces"
 	"github.com/portway/portway/internal/nodeinfo"
 )
@@ -429,7 +430,7 @@ spec:
 
 	t.Run("node agent killed", func(t *testing.T) {
 		victim := pods[0].Spec.NodeName
-		killAgent(t, c, victim)
+		killAgent(t, victim)
 		onVictim := podIPs(func(q corev1.Pod) bool { return q.Spec.NodeName == victim })
 		rest := podIPs(func(q corev1.Pod) bool { return q.Spec.NodeName != victim })
 		waitFor(t, victim+" NotReady and its pods' endpoints not ready", func() bool {
@@ -474,9 +475,12 @@ func TestClusterCrash(t *testing.T) {
 }
 
 // killAgent kills the agent of a node of the cluster (its pods live on).
-func killAgent(t *testing.T, c *cluster, node string) {
+func killAgent(t *testing.T, node string) {
 	t.Helper()
-	pid, _ := agentProcess(t, c, node)
+	pid, _, err := upcmd.AgentProcess(node)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

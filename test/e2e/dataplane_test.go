@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	upcmd "github.com/portway/portway/internal/cluster"
 	"github.com/portway/portway/internal/namespaces"
 	"github.com/portway/portway/internal/nodeinfo"
 )
@@ -320,7 +321,10 @@ spec:
 		if got, err := httpOn(conn); err != nil || got != "my-app" {
 			t.Fatalf("before the restart: %q, %v", got, err)
 		}
-		restartAgent(t, c, node)
+		// as a service manager would: SIGTERM, then the same command again
+		if _, err := upcmd.RestartAgent(c.dataDir, node); err != nil {
+			t.Fatal(err)
+		}
 		// The new agent's table in place (a new connection goes through),
 		// the old connection still answers: its translation lives in
 		// conntrack, not in the rules. (Between the old agent removing its
@@ -483,52 +487,4 @@ func nftTable(t *testing.T, node string) string {
 		t.Fatalf("nft list table ip portway in %s: %v\n%s", node, err, out)
 	}
 	return string(out)
-}
-
-// restartAgent stops a node's agent as a service manager would (SIGTERM),
-// waits until it is gone, and starts it again with the same command line
-// in the node's network namespace.
-func restartAgent(t *testing.T, c *cluster, node string) {
-	t.Helper()
-	pid, args := agentProcess(t, c, node)
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	// Its parent, up, reaps it only when it stops: a zombie has exited.
-	waitFor(t, "the agent to exit", func() bool {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		return err != nil || strings.Contains(string(b), ") Z ")
-	})
-	log, err := os.OpenFile(filepath.Join(c.dataDir, "logs", node+".log"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := namespaces.Do(namespaces.Path(node), cmd.Start); err != nil {
-		t.Fatal(err)
-	}
-	// `down` kills every process in the node's namespace, this one too.
-	go func() { _ = cmd.Wait() }()
-}
-
-// agentProcess finds a node's agent: its pid and command line.
-func agentProcess(t *testing.T, c *cluster, node string) (int, []string) {
-	t.Helper()
-	for _, p := range processesMentioning(c.dataDir) {
-		pid, cmd, _ := strings.Cut(p, ": ")
-		if strings.Contains(cmd, " agent ") && strings.Contains(cmd, "--node-name "+node+" ") {
-			var n int
-			fmt.Sscan(pid, &n)
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", n))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n, strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-		}
-	}
-	t.Fatalf("no agent process for %s", node)
-	return 0, nil
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -279,51 +278,4 @@ func (c *Cluster) KeepLogs(bench, part string) string {
 		}
 	}
 	return dest
-}
-
-// RestartAgent stops node i's agent as a clean shutdown does (SIGTERM: its
-// proxy removes its nftables table) and, once it has exited, starts the
-// same command again in the node's namespace, appending to its log. It
-// returns when the new agent process has started; `down` ends it as it
-// would the old one.
-func (c *Cluster) RestartAgent(i int) (started time.Time, err error) {
-	node := c.NodeNetns(i)
-	var old Proc
-	for _, p := range ProcessesMentioning(c.opts.DataDir) {
-		if len(p.Args) > 1 && p.Args[1] == "agent" && slices.Contains(p.Args, node) {
-			old = p
-		}
-	}
-	if old.PID == 0 {
-		return started, fmt.Errorf("no agent process for %s", node)
-	}
-	if err := syscall.Kill(old.PID, syscall.SIGTERM); err != nil {
-		return started, err
-	}
-	// up reaps it only when up stops: a zombie has exited.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", old.PID))
-		if err != nil || strings.Contains(string(b), ") Z ") {
-			break
-		}
-		if time.Now().After(deadline) {
-			return started, fmt.Errorf("agent of %s (pid %d) did not exit within 30 s", node, old.PID)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	log, err := os.OpenFile(filepath.Join(c.opts.DataDir, "logs", node+".log"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return started, err
-	}
-	defer log.Close()
-	cmd := exec.Command(old.Args[0], old.Args[1:]...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	started = time.Now()
-	if err := namespaces.Do(namespaces.Path(node), cmd.Start); err != nil {
-		return started, err
-	}
-	go func() { _ = cmd.Wait() }()
-	return started, nil
 }
