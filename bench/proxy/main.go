@@ -47,7 +47,7 @@ func newReport(cfg config) *report {
 	dist := []string{"figure", "min", "p50", "p99", "max", "samples"}
 	return &report{
 		throughput: figures.Table{
-			Title:  fmt.Sprintf("HTTP through the data plane: %d connections for %s per target and mode, in %d interleaved slices", cfg.conns, cfg.duration, rounds),
+			Title:  fmt.Sprintf("HTTP through the data plane: %d connections for %s per target and mode, in %d interleaved slices", cfg.conns, cfg.duration, rounds(cfg.duration)),
 			Header: []string{"client in", "mode", "target", "req/s", "p50 ms", "p99 ms", "max ms", "> 200 ms", "errors", "req/s ÷ direct", "p99 ÷ direct"},
 			Notes: []string{
 				"serve-hostname pods on node 2, one per target (so targets do not share conntrack tuples); clusterIP and the pod IP are reached from node 1's network namespace (both cross the node network),",

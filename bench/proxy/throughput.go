@@ -22,8 +22,13 @@ import (
 // lost SYN costs a 1 s retransmit.
 const slowRequest = 200 * time.Millisecond
 
-// rounds is how many slices each target's load is cut into.
-const rounds = 5
+// slice is how long each target is loaded before the next one's turn:
+// short, so that a disturbance of the machine (2 cores shared by client,
+// server and kernel) falls on every target alike.
+const slice = 500 * time.Millisecond
+
+// rounds is how many slices each target's load of d is cut into.
+func rounds(d time.Duration) int { return max(1, int(d/slice)) }
 
 // benchThroughput loads one pod straight, through its clusterIP and
 // through its nodePort, in the same cluster and run.
@@ -79,19 +84,18 @@ func benchThroughput(ctx context.Context, cfg config, root string, rep *report) 
 		}
 		for _, keepAlive := range []bool{true, false} {
 			mode := map[bool]string{true: "keep-alive", false: "new-conn"}[keepAlive]
-			// Slices of the load go to each target in turn, so that drift in
-			// the machine (2 cores shared by client, server and kernel) falls
-			// on every target alike.
+			// Slices of the load go to each target in turn.
 			results := make([]loadResult, len(targets))
 			clients := make([]*http.Client, len(targets))
 			for i, t := range targets {
 				clients[i] = httpClient(t.from, keepAlive, cfg.conns, 5*time.Second)
 				load(ctx, clients[i], t.url, cfg.conns, 500*time.Millisecond) // warm up
 			}
-			figures.Logf("throughput: %s, %d rounds over the %d targets", mode, rounds, len(targets))
-			for range rounds {
+			n := rounds(cfg.duration)
+			figures.Logf("throughput: %s, %d rounds over the %d targets", mode, n, len(targets))
+			for range n {
 				for i, t := range targets {
-					r := load(ctx, clients[i], t.url, cfg.conns, cfg.duration/rounds)
+					r := load(ctx, clients[i], t.url, cfg.conns, cfg.duration/time.Duration(n))
 					results[i].add(r)
 					if ctx.Err() != nil {
 						return ctx.Err()
