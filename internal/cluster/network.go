@@ -54,7 +54,7 @@ func createNode(nsName, hostVeth, bridge string, ip *net.IPNet, gw net.IP) error
 	if err := netlink.LinkSetNsFd(p, int(ns)); err != nil {
 		return err
 	}
-	h, err := netlink.NewHandleAt(ns)
+	h, err := namespaces.Netlink(nsName)
 	if err != nil {
 		return err
 	}

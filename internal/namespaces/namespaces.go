@@ -73,15 +73,21 @@ func onThread(fn func() error) error {
 	return <-errc
 }
 
+// Netlink opens a netlink handle in the named namespace; the caller
+// closes it.
+func Netlink(name string) (*netlink.Handle, error) {
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return netlink.NewHandleAt(h)
+}
+
 // LoopbackUp sets the named namespace's lo up (a new namespace has it down;
 // pods get theirs from the CNI loopback plugin).
 func LoopbackUp(name string) error {
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	nl, err := netlink.NewHandleAt(h)
+	nl, err := Netlink(name)
 	if err != nil {
 		return err
 	}

@@ -146,22 +146,17 @@ func TestProxyOnly(t *testing.T) {
 // (locally sent packets to a clusterIP need a route before DNAT).
 func wireHostAndPod(t *testing.T, host, pod string) {
 	t.Helper()
-	hostH, err := netns.GetFromName(host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hostH.Close()
 	podH, err := netns.GetFromName(pod)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer podH.Close()
-	hnl, err := netlink.NewHandleAt(hostH)
+	hnl, err := namespaces.Netlink(host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hnl.Close()
-	pnl, err := netlink.NewHandleAt(podH)
+	pnl, err := namespaces.Netlink(pod)
 	if err != nil {
 		t.Fatal(err)
 	}

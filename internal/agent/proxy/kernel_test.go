@@ -19,8 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -222,12 +220,7 @@ func TestKernel(t *testing.T) {
 	}
 	client := fake.NewClientset(objs...)
 
-	nodeNS, err := netns.GetFromPath(namespaces.Path(node))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nodeNS.Close()
-	ct, err := netlink.NewHandleAt(nodeNS)
+	ct, err := namespaces.Netlink(node)
 	if err != nil {
 		t.Fatal(err)
 	}
