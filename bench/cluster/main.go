@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +35,7 @@ type config struct {
 }
 
 // parts, in the order they run.
-var parts = []string{"up", "pods", "rollout", "density", "endpoints1000"}
+var parts = figures.Parts{"up", "pods", "rollout", "density", "endpoints1000"}
 
 // nodes is the cluster size every part that runs `up` uses.
 const nodes = 3
@@ -122,11 +121,9 @@ func parseFlags() (config, error) {
 	if flag.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
-	var fl []string
-	flag.VisitAll(func(f *flag.Flag) { fl = append(fl, fmt.Sprintf("-%s=%s", f.Name, f.Value)) })
-	cfg.flags = strings.Join(fl, " ")
-	if cfg.only != "" && !slices.Contains(parts, cfg.only) {
-		return cfg, fmt.Errorf("-only %q: want one of %s", cfg.only, strings.Join(parts, ", "))
+	cfg.flags = figures.Flags()
+	if err := parts.Check(cfg.only); err != nil {
+		return cfg, err
 	}
 	if cfg.ups < 1 || cfg.pods < 1 || cfg.density < 1 || cfg.idle <= 0 {
 		return cfg, errors.New("-ups, -pods, -density and -idle must be positive")
@@ -157,23 +154,7 @@ func run(ctx context.Context, cfg config) error {
 	steps := map[string]func(context.Context, config, string, *report) error{
 		"up": benchUp, "pods": benchPods, "rollout": benchRollout, "density": benchDensity, "endpoints1000": benchEndpoints,
 	}
-	// A part that fails leaves its table short; the others still run, as
-	// their figures do not depend on it.
-	var errs []error
-	for _, p := range parts {
-		if cfg.only != "" && p != cfg.only {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		figures.Logf("== %s", p)
-		if err := steps[p](ctx, cfg, root, rep); err != nil {
-			figures.Logf("%s: %v", p, err)
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
+	return parts.Run(ctx, cfg.only, func(ctx context.Context, p string) error { return steps[p](ctx, cfg, root, rep) })
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -111,9 +111,7 @@ func parseFlags() (config, error) {
 	if flag.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
-	var fl []string
-	flag.VisitAll(func(f *flag.Flag) { fl = append(fl, fmt.Sprintf("-%s=%s", f.Name, f.Value)) })
-	cfg.flags = strings.Join(fl, " ")
+	cfg.flags = figures.Flags()
 	if quick {
 		sizes, cfg.startups = "100", 1
 	}

@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -37,7 +36,7 @@ type config struct {
 	name                   string
 }
 
-var parts = []string{"throughput", "scale"}
+var parts = figures.Parts{"throughput", "scale"}
 
 type report struct {
 	throughput, apply, latency, cost, cold figures.Table
@@ -126,11 +125,9 @@ func parseFlags() (config, error) {
 		}
 		cfg.scales = append(cfg.scales, n)
 	}
-	var fl []string
-	flag.VisitAll(func(f *flag.Flag) { fl = append(fl, fmt.Sprintf("-%s=%s", f.Name, f.Value)) })
-	cfg.flags = strings.Join(fl, " ")
-	if cfg.only != "" && !slices.Contains(parts, cfg.only) {
-		return cfg, fmt.Errorf("-only %q: want one of %s", cfg.only, strings.Join(parts, ", "))
+	cfg.flags = figures.Flags()
+	if err := parts.Check(cfg.only); err != nil {
+		return cfg, err
 	}
 	if cfg.samples < 1 || cfg.duration <= 0 || cfg.conns < 1 {
 		return cfg, errors.New("-samples, -duration and -conns must be positive")
@@ -167,19 +164,5 @@ func run(ctx context.Context, cfg config) error {
 	steps := map[string]func(context.Context, config, string, *report) error{
 		"throughput": benchThroughput, "scale": benchScale,
 	}
-	var errs []error
-	for _, p := range parts {
-		if cfg.only != "" && p != cfg.only {
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		figures.Logf("== %s", p)
-		if err := steps[p](ctx, cfg, root, rep); err != nil {
-			figures.Logf("%s: %v", p, err)
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
+	return parts.Run(ctx, cfg.only, func(ctx context.Context, p string) error { return steps[p](ctx, cfg, root, rep) })
 }

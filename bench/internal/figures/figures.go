@@ -7,6 +7,7 @@ package figures
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -162,4 +163,44 @@ func BuildPortway(ctx context.Context, bin, dir string) (path, source string, er
 		return "", "", fmt.Errorf("building portway: %w", err)
 	}
 	return path, "built from ./cmd/portway", nil
+}
+
+// Flags is every command-line flag with its value, "-name=value ...", for
+// the header.
+func Flags() string {
+	var fl []string
+	flag.VisitAll(func(f *flag.Flag) { fl = append(fl, fmt.Sprintf("-%s=%s", f.Name, f.Value)) })
+	return strings.Join(fl, " ")
+}
+
+// Parts are a benchmark's parts, in the order they run.
+type Parts []string
+
+// Check says whether only (a -only flag; "" for all) names a part.
+func (ps Parts) Check(only string) error {
+	if only != "" && !slices.Contains(ps, only) {
+		return fmt.Errorf("-only %q: want one of %s", only, strings.Join(ps, ", "))
+	}
+	return nil
+}
+
+// Run runs each part, or only the one named, through run. A part that
+// fails leaves its table short; the others still run, as their figures do
+// not depend on it.
+func (ps Parts) Run(ctx context.Context, only string, run func(ctx context.Context, part string) error) error {
+	var errs []error
+	for _, p := range ps {
+		if only != "" && p != only {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		Logf("== %s", p)
+		if err := run(ctx, p); err != nil {
+			Logf("%s: %v", p, err)
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
 }
