@@ -22,9 +22,10 @@ import (
 // lost SYN costs a 1 s retransmit.
 const slowRequest = 200 * time.Millisecond
 
-// slice is how long each target is loaded before the next one's turn:
-// short, so that a disturbance of the machine (2 cores shared by client,
-// server and kernel) falls on every target alike.
+// slice is about how long each target is loaded before the next one's
+// turn (at least this, by how -duration divides): short, so that a
+// disturbance of the machine (2 cores shared by client, server and kernel)
+// falls on every target alike.
 const slice = 500 * time.Millisecond
 
 // rounds is how many slices each target's load of d is cut into.
@@ -43,10 +44,12 @@ func benchThroughput(ctx context.Context, cfg config, root string, rep *report) 
 		if err != nil {
 			return err
 		}
-		// Each target has a pod of its own (all alike, all on node 2), so
-		// that the targets do not share conntrack's tuple space: new
-		// connections through a masquerade at this rate would otherwise run
-		// out of source ports held in TIME_WAIT (120 s) and stall on lost SYNs.
+		// Each target has a pod of its own (all alike, all on node 2): a
+		// pod shared by two paths from node 1 (direct, and masqueraded to
+		// node 1's address) would see one client port from two client
+		// sockets, whose TCP timestamps differ, and its TIME_WAIT check
+		// would drop some SYNs, which is the benchmark's doing, not the
+		// proxy's.
 		names := []string{"direct", "cip", "np1", "np2"}
 		var pods []*corev1.Pod
 		for _, n := range names {
