@@ -104,7 +104,7 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			// and a new one must list every Service and EndpointSlice and
 			// write the whole table before the first Service answers again.
 			figures.Logf("scale: %d Services: restarting the agent", n)
-			started, err := cluster.RestartAgent(c.DataDir(), c.NodeNetns(1))
+			started, err := cluster.RestartAgent(c.DataDir(), node)
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			if err != nil {
 				return fmt.Errorf("with %d Services: %w", n, err)
 			}
-			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(c.NodeNetns(1)),
+			rep.cold.Add(strconv.Itoa(n), fmt.Sprintf("%.0f", float64(cold.Microseconds())/1000), agentRSS(node),
 				fmt.Sprintf("%.0f", float64(synced.Microseconds())/1000), rss)
 
 			lines, bytes, err := ruleset(node)
@@ -131,7 +131,7 @@ func benchScale(ctx context.Context, cfg config, root string, rep *report) (err 
 			}
 			partial, full := after.delta(before, "partial"), after.delta(before, "full")
 			rep.cost.Add(strconv.Itoa(n), strconv.Itoa(n*endpointsPerService), strconv.Itoa(lines), fmt.Sprintf("%.0f", float64(bytes)/1024),
-				partial.countString(), partial.meanMs(), full.countString(), full.meanMs(), agentRSS(c.NodeNetns(1)))
+				partial.countString(), partial.meanMs(), full.countString(), full.meanMs(), agentRSS(node))
 		}
 		return nil
 	})

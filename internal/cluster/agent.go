@@ -53,8 +53,10 @@ func AgentProcess(node string) (int, []string, error) {
 
 // RestartAgent stops node's agent as a service manager would (SIGTERM: its
 // proxy removes its nftables table), waits until it has exited and starts
-// the same command line again. It returns when the new agent has started;
-// Down and Clean end it as they would the old one.
+// the same command line again. It returns when the new agent has started.
+// `up` did not start it, so `up` stopping does not stop it: Down and Clean
+// kill it with the node's other processes (SIGKILL, which leaves its
+// nftables table to go with the node's namespace).
 func RestartAgent(dataDir, node string) (started time.Time, err error) {
 	pid, args, err := AgentProcess(node)
 	if err != nil {

@@ -54,7 +54,7 @@ func createNode(nsName, hostVeth, bridge string, ip *net.IPNet, gw net.IP) error
 	if err := netlink.LinkSetNsFd(p, int(ns)); err != nil {
 		return err
 	}
-	h, err := namespaces.Netlink(nsName)
+	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return err
 	}

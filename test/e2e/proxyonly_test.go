@@ -156,7 +156,7 @@ func wireHostAndPod(t *testing.T, host, pod string) {
 		t.Fatal(err)
 	}
 	defer hnl.Close()
-	pnl, err := namespaces.Netlink(pod)
+	pnl, err := netlink.NewHandleAt(podH)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // Package figures is what the benchmark programs under bench/ share: tables
 // of figures printed aligned so a block can be pasted into a note as is,
-// percentiles, and the header lines that say which machine and binary the
-// figures are from.
+// percentiles, the header lines that say which machine, binary and flags
+// the figures are from, and running a program's parts (-only one of them).
 package figures
 
 import (
