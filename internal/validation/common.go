@@ -82,10 +82,10 @@ func validateKubeFinalizerName(name string, fldPath *field.Path) field.ErrorList
 	return nil
 }
 
-// validateNonSpecialIP rejects addresses that make no sense as the address of
+// ValidateNonSpecialIP rejects addresses that make no sense as the address of
 // a network endpoint: unspecified, loopback and link-local ones (the latter
 // tend to be node-local services such as a cloud metadata server).
-func validateNonSpecialIP(ipAddress string, fldPath *field.Path) field.ErrorList {
+func ValidateNonSpecialIP(ipAddress string, fldPath *field.Path) field.ErrorList {
 	ip := netutils.ParseIPSloppy(ipAddress)
 	if ip == nil {
 		return field.ErrorList{field.Invalid(fldPath, ipAddress, "must be a valid IP address")}

@@ -56,7 +56,7 @@ func validateEndpointAddress(address *corev1.EndpointAddress, fldPath *field.Pat
 	if address.NodeName != nil {
 		allErrs = append(allErrs, validateObjectName(*address.NodeName, apivalidation.NameIsDNSSubdomain, fldPath.Child("nodeName"))...)
 	}
-	allErrs = append(allErrs, validateNonSpecialIP(address.IP, fldPath.Child("ip"))...)
+	allErrs = append(allErrs, ValidateNonSpecialIP(address.IP, fldPath.Child("ip"))...)
 	return allErrs
 }
 

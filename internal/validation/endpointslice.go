@@ -108,9 +108,9 @@ func validateSliceEndpoints(endpoints []discoveryv1.Endpoint, addrType discovery
 func validateSliceAddress(address string, addrType discoveryv1.AddressType, fldPath *field.Path) field.ErrorList {
 	switch addrType {
 	case discoveryv1.AddressTypeIPv4:
-		return append(validation.IsValidIPv4Address(fldPath, address), validateNonSpecialIP(address, fldPath)...)
+		return append(validation.IsValidIPv4Address(fldPath, address), ValidateNonSpecialIP(address, fldPath)...)
 	case discoveryv1.AddressTypeIPv6:
-		return append(validation.IsValidIPv6Address(fldPath, address), validateNonSpecialIP(address, fldPath)...)
+		return append(validation.IsValidIPv6Address(fldPath, address), ValidateNonSpecialIP(address, fldPath)...)
 	case discoveryv1.AddressTypeFQDN:
 		return validation.IsFullyQualifiedDomainName(fldPath, address)
 	}

@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	netutils "k8s.io/utils/net"
 	"k8s.io/utils/ptr"
+
+	corevalidation "github.com/portway/portway/internal/validation"
 )
 
 // clusterIPFamilies are the families portway hands out cluster IPs from. Like
@@ -101,7 +103,7 @@ func ValidateService(svc *corev1.Service) field.ErrorList {
 		if ipErrs := validation.IsValidIP(idxPath, ip); len(ipErrs) > 0 {
 			errs = append(errs, ipErrs...)
 		} else {
-			errs = append(errs, validateNonSpecialIP(ip, idxPath)...)
+			errs = append(errs, corevalidation.ValidateNonSpecialIP(ip, idxPath)...)
 		}
 	}
 
@@ -368,31 +370,6 @@ func validateSessionAffinity(spec *corev1.ServiceSpec, specPath *field.Path) fie
 			fmt.Sprintf("must be greater than 0 and less than %d", maxClientIPAffinitySeconds))}
 	}
 	return nil
-}
-
-// validateNonSpecialIP rejects external IPs that cannot mean a real endpoint:
-// unspecified and loopback ones make no sense, link-local ones serve
-// node-local purposes (metadata services).
-func validateNonSpecialIP(ipAddress string, path *field.Path) field.ErrorList {
-	ip := netutils.ParseIPSloppy(ipAddress)
-	if ip == nil {
-		return field.ErrorList{field.Invalid(path, ipAddress, "must be a valid IP address")}
-	}
-	var errs field.ErrorList
-	if ip.IsUnspecified() {
-		errs = append(errs, field.Invalid(path, ipAddress, fmt.Sprintf("may not be unspecified (%v)", ipAddress)))
-	}
-	if ip.IsLoopback() {
-		errs = append(errs, field.Invalid(path, ipAddress, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
-	}
-	if ip.IsLinkLocalUnicast() {
-		errs = append(errs, field.Invalid(path, ipAddress, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
-	}
-	if ip.IsLinkLocalMulticast() {
-		errs = append(errs, field.Invalid(path, ipAddress,
-			"may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
-	}
-	return errs
 }
 
 // validateNodePorts checks what validation can say about nodePorts; their
