@@ -220,7 +220,7 @@ type serviceRules struct {
 	chains   []chain
 	sets     []affinitySet
 	elements []element
-	// endpoints counts the endpoint chains, noLocal* the ports left
+	// endpoints counts the endpoints DNATed to, noLocal* the ports left
 	// without endpoints by a Local traffic policy (for the metrics).
 	endpoints, noLocalInternal, noLocalExternal int
 	// udp are the UDP ports, for conntrack clean-up.
@@ -268,8 +268,8 @@ func (s *servicePort) endpointBase(e endpoint) string {
 // write adds the rules of one service port to r, following kube-proxy's
 // nftables proxier: a clusterIP goes to its policy chain, nodePorts and
 // external IPs to the external chain (which decides masquerade and ETP
-// Local), each policy chain picks an endpoint chain at random (after the
-// ClientIP affinity sets), and an endpoint chain DNATs. A port without
+// Local), and each policy chain DNATs to one of its endpoints at random
+// (after the ClientIP affinity sets; see policy below). A port without
 // endpoints gets elements of the no-endpoint sets instead.
 func (w *ruleWriter) write(r *serviceRules, s *servicePort) {
 	base := s.chainBase()
