@@ -11,10 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portway/portway/bench/internal/figures"
-	"github.com/portway/portway/bench/internal/upcluster"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/portway/portway/bench/internal/figures"
+	"github.com/portway/portway/bench/internal/upcluster"
 )
 
 const (

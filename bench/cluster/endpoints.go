@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/portway/portway/bench/internal/figures"
-	"github.com/portway/portway/bench/internal/upcluster"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,6 +23,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/bench/internal/figures"
+	"github.com/portway/portway/bench/internal/upcluster"
 )
 
 const (

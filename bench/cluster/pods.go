@@ -6,14 +6,15 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/portway/portway/bench/internal/figures"
-	"github.com/portway/portway/bench/internal/upcluster"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/bench/internal/figures"
+	"github.com/portway/portway/bench/internal/upcluster"
 )
 
 const agnhostImage = "registry.k8s.io/e2e-test-images/agnhost:2.40"

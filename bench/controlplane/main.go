@@ -20,11 +20,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portway/portway/bench/internal/figures"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/portway/portway/bench/internal/figures"
 )
 
 type config struct {

@@ -9,12 +9,13 @@ import (
 	"net"
 	"sync"
 
-	"github.com/portway/portway/internal/nodeinfo"
 	"github.com/vishvananda/netlink"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/nodeinfo"
 )
 
 // protocol marks the routes this package owns ("proto 0x70" in `ip route`),

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portway/portway/internal/controllers"
-
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -28,6 +26,7 @@ import (
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
+	"github.com/portway/portway/internal/controllers"
 	"github.com/portway/portway/internal/controllers/endpointslice"
 )
 

@@ -11,8 +11,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/portway/portway/internal/controllers"
-
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -24,6 +22,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/portway/portway/internal/controllers"
 )
 
 const (

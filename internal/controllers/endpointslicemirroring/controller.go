@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/portway/portway/internal/controllers"
-
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/portway/portway/internal/controllers"
 	"github.com/portway/portway/internal/controllers/endpointslice"
 )
 

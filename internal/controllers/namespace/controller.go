@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/portway/portway/internal/controllers"
-
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +20,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/portway/portway/internal/controllers"
 )
 
 // deletionGracePeriod is how long a namespace stays Terminating before its
