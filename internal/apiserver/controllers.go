@@ -3,13 +3,18 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/controllers/deployment"
@@ -81,8 +86,8 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	sched := scheduler.New(schedClient, factory)
 	rs := replicaset.New(rsClient, factory, nil)
 	deploy := deployment.New(deployClient, factory, nil)
-	gc := garbagecollector.New(gcMeta, gcClient.Discovery())
 	factory.Start(ctx.Done())
+	gc := garbagecollector.New(gcMeta, gcClient.Discovery(), started(factory))
 	go ns.Run(ctx)
 	go ep.Run(ctx)
 	go eps.Run(ctx)
@@ -120,4 +125,26 @@ func schedulerClient(cfg *rest.Config) (kubernetes.Interface, error) {
 	v := version.Info()
 	c.UserAgent = fmt.Sprintf("kube-scheduler/%s (%s) kubernetes/%s", v.GitVersion, v.Platform, v.GitCommit)
 	return kubernetes.NewForConfig(c)
+}
+
+// started maps the kind of each informer the factory runs to it, for the
+// garbage collector to share. The factory lists its started informers only
+// by Go type, through WaitForCacheSync, which returns at once when given a
+// closed channel; InformerFor then returns the one it has of that type.
+func started(factory informers.SharedInformerFactory) map[schema.GroupVersionKind]cache.SharedIndexInformer {
+	closed := make(chan struct{})
+	close(closed)
+	out := map[schema.GroupVersionKind]cache.SharedIndexInformer{}
+	for t := range factory.WaitForCacheSync(closed) {
+		obj, ok := reflect.New(t.Elem()).Interface().(runtime.Object)
+		if !ok {
+			continue
+		}
+		gvks, _, err := scheme.Scheme.ObjectKinds(obj)
+		if err != nil {
+			continue
+		}
+		out[gvks[0]] = factory.InformerFor(obj, nil)
+	}
+	return out
 }

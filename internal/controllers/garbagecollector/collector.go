@@ -16,11 +16,12 @@
 //     its ownerReference removed from every dependent, then the finalizer.
 //
 // It watches every resource the API server serves that can be listed,
-// watched and deleted, with metadata-only informers, and asks discovery
-// again every 30 seconds so that resources served later are covered too.
-// Events are ignored, as in Kubernetes. Owners are found in those caches
-// by UID; an owner not in them is looked up on the API server before
-// anything is deleted.
+// watched and deleted, through the informers the other controllers run
+// where there is one and metadata-only informers otherwise, and asks
+// discovery again every 30 seconds so that resources served later are
+// covered too. Events are ignored, as in Kubernetes. Owners are found in
+// those caches by kind, namespace and name, then UID; an owner not in them
+// is looked up on the API server before anything is deleted.
 //
 // Not done, compared with Kubernetes: the validation of references between
 // namespaces and scopes is only partial (an owner is looked up in the
@@ -67,9 +68,10 @@ const (
 type Collector struct {
 	meta      metadata.Interface
 	discovery discovery.DiscoveryInterface
+	shared    map[schema.GroupVersionKind]cache.SharedIndexInformer
 
 	mu       sync.RWMutex
-	monitors map[schema.GroupVersionResource]*monitor
+	monitors map[schema.GroupResource]*monitor
 	mapper   meta.RESTMapper
 
 	deleteQueue workqueue.TypedRateLimitingInterface[string]
@@ -77,12 +79,14 @@ type Collector struct {
 }
 
 // New creates the collector; Run starts it. meta reads and writes object
-// metadata of any resource; disc finds the resources.
-func New(metaClient metadata.Interface, disc discovery.DiscoveryInterface) *Collector {
+// metadata of any resource; disc finds the resources; shared are running
+// informers, by kind, the collector watches their resources through.
+func New(metaClient metadata.Interface, disc discovery.DiscoveryInterface, shared map[schema.GroupVersionKind]cache.SharedIndexInformer) *Collector {
 	return &Collector{
 		meta:        metaClient,
 		discovery:   disc,
-		monitors:    map[schema.GroupVersionResource]*monitor{},
+		shared:      shared,
+		monitors:    map[schema.GroupResource]*monitor{},
 		mapper:      meta.NewDefaultRESTMapper(nil),
 		deleteQueue: controllers.NewQueue("garbage_collector_attempt_to_delete"),
 		orphanQueue: controllers.NewQueue("garbage_collector_attempt_to_orphan"),
@@ -140,7 +144,7 @@ func (c *Collector) observe(gvr schema.GroupVersionResource, oldObj, obj any) {
 	if old != nil && refsChanged {
 		// A reference dropped or made non-blocking may be the last one a
 		// foreground deletion waits for.
-		c.wakeOwners(old.GetOwnerReferences())
+		c.wakeOwners(old)
 	}
 }
 
@@ -157,12 +161,13 @@ func (c *Collector) gone(obj any) {
 	for _, d := range c.dependents(m.GetUID()) {
 		c.deleteQueue.Add(itemOf(d.gvr, d.obj).key())
 	}
-	c.wakeOwners(m.GetOwnerReferences())
+	c.wakeOwners(m)
 }
 
-func (c *Collector) wakeOwners(refs []metav1.OwnerReference) {
-	for _, ref := range refs {
-		if o := c.byUID(ref.UID); o != nil && deletingDependents(o.obj) {
+// wakeOwners queues dependent's owners that are deleting in the foreground.
+func (c *Collector) wakeOwners(dependent metav1.Object) {
+	for _, ref := range dependent.GetOwnerReferences() {
+		if o := c.cachedOwner(dependent, ref); o != nil && deletingDependents(o.obj) {
 			c.deleteQueue.Add(itemOf(o.gvr, o.obj).key())
 		}
 	}
@@ -184,10 +189,11 @@ func (c *Collector) attemptToDelete(ctx context.Context, key string) error {
 	if err != nil {
 		return nil // never retried: it cannot get better
 	}
-	obj := c.get(it)
-	if obj == nil {
+	cached := c.get(it)
+	if cached == nil {
 		return nil // gone already; its delete event handled the rest
 	}
+	obj := cached.obj
 	if obj.GetDeletionTimestamp() != nil {
 		if deletingDependents(obj) {
 			return c.deleteDependents(ctx, it)
@@ -253,9 +259,7 @@ func (c *Collector) attemptToDelete(ctx context.Context, key string) error {
 // no need to ask the API server.
 func (c *Collector) ownersAlive(obj metav1.Object) bool {
 	for _, ref := range obj.GetOwnerReferences() {
-		o := c.byUID(ref.UID)
-		if o == nil || o.obj.GetName() != ref.Name || deletingDependents(o.obj) ||
-			(o.obj.GetNamespace() != "" && o.obj.GetNamespace() != obj.GetNamespace()) {
+		if o := c.cachedOwner(obj, ref); o == nil || deletingDependents(o.obj) {
 			return false
 		}
 	}
@@ -297,38 +301,44 @@ func (c *Collector) classify(ctx context.Context, obj metav1.Object) (solid, dan
 	return solid, dangling, waiting, nil
 }
 
-// owner is the object ref points to, from the API server; nil if there is
-// none with that UID.
-func (c *Collector) owner(ctx context.Context, dependent metav1.Object, ref metav1.OwnerReference) (metav1.Object, error) {
+// ownerItem is the object ref points to, with the version ref names. ok is
+// false when ref cannot point to any object: a malformed apiVersion (which
+// validation rejects), or a namespaced owner of a cluster-scoped
+// dependent. An error means its kind is not served (yet).
+func (c *Collector) ownerItem(dependent metav1.Object, ref metav1.OwnerReference) (it item, ok bool, err error) {
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
-		return nil, nil // validation rejects such references; nothing owns it
+		return item{}, false, nil
 	}
 	c.mu.RLock()
 	mapping, err := c.mapper.RESTMapping(gv.WithKind(ref.Kind).GroupKind(), gv.Version)
 	c.mu.RUnlock()
 	if err != nil {
-		// An unknown kind may be served later (a resource being added):
-		// retry with backoff rather than delete.
-		return nil, fmt.Errorf("owner reference %s %s/%s: %w", ref.Kind, ref.APIVersion, ref.Name, err)
+		return item{}, false, fmt.Errorf("owner reference %s %s/%s: %w", ref.Kind, ref.APIVersion, ref.Name, err)
 	}
-	ns := ""
+	it = item{gvr: mapping.Resource, name: ref.Name, uid: ref.UID}
 	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
 		if dependent.GetNamespace() == "" {
-			return nil, nil // a cluster-scoped object cannot have a namespaced owner
+			return item{}, false, nil
 		}
-		ns = dependent.GetNamespace()
+		it.namespace = dependent.GetNamespace()
 	}
-	owner, err := c.meta.Resource(mapping.Resource).Namespace(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
+	return it, true, nil
+}
+
+// owner is the object ref points to, from the API server; nil if there is
+// none with that UID.
+func (c *Collector) owner(ctx context.Context, dependent metav1.Object, ref metav1.OwnerReference) (metav1.Object, error) {
+	it, ok, err := c.ownerItem(dependent, ref)
+	if err != nil {
+		// An unknown kind may be served later (a resource being added):
+		// retry with backoff rather than delete.
 		return nil, err
-	case owner.UID != ref.UID:
-		return nil, nil
 	}
-	return owner, nil
+	if !ok {
+		return nil, nil // nothing can own it through ref
+	}
+	return c.live(ctx, it)
 }
 
 func (c *Collector) delete(ctx context.Context, it item, policy metav1.DeletionPropagation) error {
@@ -370,7 +380,7 @@ func (c *Collector) orphan(ctx context.Context, key string) error {
 		return nil
 	}
 	owner := c.get(it)
-	if owner == nil || owner.GetDeletionTimestamp() == nil || !hasFinalizer(owner, metav1.FinalizerOrphanDependents) {
+	if owner == nil || owner.obj.GetDeletionTimestamp() == nil || !hasFinalizer(owner.obj, metav1.FinalizerOrphanDependents) {
 		return nil
 	}
 	var errs []error

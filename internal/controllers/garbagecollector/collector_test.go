@@ -3,6 +3,7 @@ package garbagecollector
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/metadata"
 	metadatafake "k8s.io/client-go/metadata/fake"
+	"k8s.io/client-go/metadata/metadatainformer"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
 
@@ -126,7 +129,11 @@ func (r recordingResource) Delete(ctx context.Context, name string, opts metav1.
 
 // start runs a collector over a fake API server holding objs, which serves
 // pods, replicasets, deployments and events (not configmaps, yet).
-func start(t *testing.T, objs ...object) *harness {
+func start(t *testing.T, objs ...object) *harness { return startSharing(t, false, objs...) }
+
+// startSharing is start; with share, the collector watches pods and
+// replicasets through informers that "another controller" runs.
+func startSharing(t *testing.T, share bool, objs ...object) *harness {
 	scheme := runtime.NewScheme()
 	metav1.AddMetaToScheme(scheme)
 	var ros []runtime.Object
@@ -142,9 +149,34 @@ func start(t *testing.T, objs ...object) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	h := &harness{t: t, client: client, disc: disc, ctx: ctx, deletes: map[string]metav1.DeletionPropagation{}}
-	h.gc = New(recording{client, h}, disc)
+	var shared map[schema.GroupVersionKind]cache.SharedIndexInformer
+	if share {
+		shared = map[schema.GroupVersionKind]cache.SharedIndexInformer{}
+		for gvr, kind := range map[schema.GroupVersionResource]string{podsGVR: "Pod", replicaSetsGVR: "ReplicaSet"} {
+			inf := metadatainformer.NewFilteredMetadataInformer(client, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+			go inf.Run(ctx.Done())
+			shared[gvr.GroupVersion().WithKind(kind)] = inf
+		}
+		t.Cleanup(func() {
+			h.gc.mu.RLock()
+			defer h.gc.mu.RUnlock()
+			for gvk, inf := range shared {
+				if m := h.gc.monitors[schema.GroupResource{Group: gvk.Group, Resource: strings.ToLower(gvk.Kind) + "s"}]; m == nil || m.informer != inf || m.stop != nil {
+					t.Errorf("%s: the collector does not watch through the shared informer", gvk.Kind)
+				}
+			}
+		})
+	}
+	h.gc = New(recording{client, h}, disc, shared)
 	go h.gc.Run(ctx)
 	return h
+}
+
+// sharingOrNot runs test with the collector's own informers, then sharing.
+func sharingOrNot(t *testing.T, test func(t *testing.T, share bool)) {
+	for _, share := range []bool{false, true} {
+		t.Run(map[bool]string{false: "own informers", true: "shared informers"}[share], func(t *testing.T) { test(t, share) })
+	}
 }
 
 // get is the object as the API server has it; nil when gone.
@@ -178,8 +210,10 @@ func owners(m *metav1.PartialObjectMetadata) []string {
 	return out
 }
 
-func TestBackground(t *testing.T) {
-	h := start(t,
+func TestBackground(t *testing.T) { sharingOrNot(t, testBackground) }
+
+func testBackground(t *testing.T, share bool) {
+	h := startSharing(t, share,
 		// web-1's Deployment is gone: the ReplicaSet goes, then its pod.
 		rs("web-1", ref("Deployment", "web", true)),
 		pod("web-1-a", ref("ReplicaSet", "web-1", true)),
@@ -212,8 +246,10 @@ func TestBackground(t *testing.T) {
 	})
 }
 
-func TestForeground(t *testing.T) {
-	h := start(t,
+func TestForeground(t *testing.T) { sharingOrNot(t, testForeground) }
+
+func testForeground(t *testing.T, share bool) {
+	h := startSharing(t, share,
 		object{gv: "apps/v1", kind: "Deployment", name: "web", mod: beingDeleted(metav1.FinalizerDeleteDependents)},
 		rs("web-1", ref("Deployment", "web", true)),
 		pod("web-1-a", ref("ReplicaSet", "web-1", true)),
@@ -262,8 +298,10 @@ func TestForeground(t *testing.T) {
 	}
 }
 
-func TestOrphan(t *testing.T) {
-	h := start(t,
+func TestOrphan(t *testing.T) { sharingOrNot(t, testOrphan) }
+
+func testOrphan(t *testing.T, share bool) {
+	h := startSharing(t, share,
 		rs("web-1", ref("Deployment", "web", true)),
 		object{gv: "apps/v1", kind: "Deployment", name: "web", mod: beingDeleted(metav1.FinalizerOrphanDependents)},
 		pod("web-1-a", ref("ReplicaSet", "web-1", true)),
@@ -289,11 +327,11 @@ func TestNewResourcesAndScopes(t *testing.T) {
 	h.eventually("the collector's caches synced", func() bool {
 		h.gc.mu.RLock()
 		defer h.gc.mu.RUnlock()
-		m := h.gc.monitors[podsGVR]
+		m := h.gc.monitors[podsGVR.GroupResource()]
 		return m != nil && m.informer.HasSynced()
 	})
 	h.gc.mu.RLock()
-	_, events := h.gc.monitors[schema.GroupVersionResource{Version: "v1", Resource: "events"}]
+	_, events := h.gc.monitors[schema.GroupResource{Resource: "events"}]
 	h.gc.mu.RUnlock()
 	if events {
 		t.Error("the collector watches events")

@@ -15,12 +15,24 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+
+	"github.com/portway/portway/internal/trim"
 )
 
-const (
-	uidIndex   = "uid"
-	ownerIndex = "owner"
-)
+// ownerIndex indexes cached objects by the UIDs of their owners.
+const ownerIndex = "owner"
+
+var ownerIndexers = cache.Indexers{ownerIndex: func(obj any) ([]string, error) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	var uids []string
+	for _, ref := range m.GetOwnerReferences() {
+		uids = append(uids, string(ref.UID))
+	}
+	return uids, nil
+}}
 
 // ignored are the resources the collector does not watch, as in
 // Kubernetes: events are many, short-lived and expire on their own.
@@ -29,10 +41,22 @@ var ignored = map[schema.GroupResource]bool{
 	{Group: "events.k8s.io", Resource: "events"}: true,
 }
 
-// monitor is the metadata informer of one resource.
+// monitor watches one resource: through an informer another controller
+// runs (shared), or through a metadata informer of its own (stop ends it).
 type monitor struct {
+	gvr      schema.GroupVersionResource
 	informer cache.SharedIndexInformer
+	handler  cache.ResourceEventHandlerRegistration
 	stop     chan struct{}
+}
+
+// end stops the monitor: its own informer, or its handler on a shared one.
+func (m *monitor) end() {
+	if m.stop == nil {
+		_ = m.informer.RemoveEventHandler(m.handler)
+		return
+	}
+	close(m.stop)
 }
 
 // item names one object: its resource, namespace, name and UID. As a queue
@@ -109,67 +133,75 @@ func (c *Collector) resync(ctx context.Context) []cache.InformerSynced {
 	}
 	var synced []cache.InformerSynced
 	for gvr := range want {
-		if c.monitors[gvr] != nil {
+		if c.monitors[gvr.GroupResource()] != nil {
 			continue
 		}
-		m := c.newMonitor(gvr)
-		c.monitors[gvr] = m
-		go m.informer.Run(m.stop)
-		synced = append(synced, m.informer.HasSynced)
-		log.V(2).Info("Garbage collector watches", "resource", gvr.String())
+		m, err := c.newMonitor(gvr)
+		if err != nil {
+			log.Error(err, "Garbage collector cannot watch", "resource", gvr.String())
+			continue
+		}
+		c.monitors[gvr.GroupResource()] = m
+		if m.stop != nil {
+			go m.informer.Run(m.stop)
+		}
+		synced = append(synced, m.handler.HasSynced)
+		log.V(2).Info("Garbage collector watches", "resource", gvr.String(), "shared", m.stop == nil)
 	}
 	if err != nil {
 		// Some groups failed: keep their monitors rather than drop them on
 		// a transient error.
 		return synced
 	}
-	for gvr, m := range c.monitors {
-		if !want[gvr] {
-			close(m.stop)
-			delete(c.monitors, gvr)
-			log.V(2).Info("Garbage collector stops watching", "resource", gvr.String())
+	for gr, m := range c.monitors {
+		if !want[m.gvr] {
+			m.end()
+			delete(c.monitors, gr)
+			log.V(2).Info("Garbage collector stops watching", "resource", m.gvr.String())
 		}
 	}
 	return synced
 }
 
-func (c *Collector) newMonitor(gvr schema.GroupVersionResource) *monitor {
-	inf := metadatainformer.NewFilteredMetadataInformer(c.meta, gvr, metav1.NamespaceAll, 0, cache.Indexers{
-		uidIndex: func(obj any) ([]string, error) {
-			m, err := meta.Accessor(obj)
-			if err != nil {
-				return nil, err
-			}
-			return []string{string(m.GetUID())}, nil
-		},
-		ownerIndex: func(obj any) ([]string, error) {
-			m, err := meta.Accessor(obj)
-			if err != nil {
-				return nil, err
-			}
-			var uids []string
-			for _, ref := range m.GetOwnerReferences() {
-				uids = append(uids, string(ref.UID))
-			}
-			return uids, nil
-		},
-	}, nil).Informer()
-	// The collector reads owner references, finalizers and deletion
-	// timestamps only.
-	_ = inf.SetTransform(func(obj any) (any, error) {
-		if m, err := meta.Accessor(obj); err == nil {
-			m.SetManagedFields(nil)
-			m.SetAnnotations(nil)
-			m.SetLabels(nil)
-		}
-		return obj, nil
-	})
-	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+// newMonitor (called with c.mu held) watches gvr through the informer another controller runs for
+// it, as kube-controller-manager's collector shares its typed informers,
+// so that those objects are not cached and decoded twice. Other resources
+// get a metadata informer of their own that keeps only what the collector
+// reads: owner references, finalizers and deletion timestamps.
+func (c *Collector) newMonitor(gvr schema.GroupVersionResource) (*monitor, error) {
+	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.observe(gvr, nil, obj) },
 		UpdateFunc: func(old, obj any) { c.observe(gvr, old, obj) },
 		DeleteFunc: func(obj any) { c.gone(obj) },
-	})
-	return &monitor{informer: inf, stop: make(chan struct{})}
+	}
+	m := &monitor{gvr: gvr}
+	if gvk, err := c.mapper.KindFor(gvr); err == nil {
+		m.informer = c.shared[gvk]
+	}
+	if m.informer == nil {
+		m.informer = metadatainformer.NewFilteredMetadataInformer(c.meta, gvr, metav1.NamespaceAll, 0, ownerIndexers, nil).Informer()
+		_ = m.informer.SetTransform(func(obj any) (any, error) {
+			if m, err := meta.Accessor(obj); err == nil {
+				m.SetAnnotations(nil)
+				m.SetLabels(nil)
+			}
+			return trim.ManagedFields(obj)
+		})
+		m.stop = make(chan struct{})
+	} else if _, ok := m.informer.GetIndexer().GetIndexers()[ownerIndex]; !ok {
+		// A shared informer keeps the index once added, also after
+		// this monitor ends and a later one starts.
+		if err := m.informer.AddIndexers(ownerIndexers); err != nil {
+			return nil, err
+		}
+	}
+	// No resync: a shared informer's resyncs are its owner's business.
+	reg, err := m.informer.AddEventHandlerWithResyncPeriod(handler, 0)
+	if err != nil {
+		return nil, err
+	}
+	m.handler = reg
+	return m, nil
 }
 
 // discoveryLoop runs resync every period until ctx ends.
@@ -180,9 +212,9 @@ func (c *Collector) discoveryLoop(ctx context.Context, period time.Duration) {
 		select {
 		case <-ctx.Done():
 			c.mu.Lock()
-			for gvr, m := range c.monitors {
-				close(m.stop)
-				delete(c.monitors, gvr)
+			for gr, m := range c.monitors {
+				m.end()
+				delete(c.monitors, gr)
 			}
 			c.mu.Unlock()
 			return
@@ -199,25 +231,10 @@ type cached struct {
 	obj metav1.Object
 }
 
-// byUID finds an object in the caches by UID.
-func (c *Collector) byUID(uid types.UID) *cached {
+// get finds one object in the cache of its resource (any version).
+func (c *Collector) get(it item) *cached {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for gvr, m := range c.monitors {
-		objs, err := m.informer.GetIndexer().ByIndex(uidIndex, string(uid))
-		if err == nil && len(objs) > 0 {
-			if o, err := meta.Accessor(objs[0]); err == nil {
-				return &cached{gvr: gvr, obj: o}
-			}
-		}
-	}
-	return nil
-}
-
-// get finds one object in the cache of its resource.
-func (c *Collector) get(it item) metav1.Object {
-	c.mu.RLock()
-	m := c.monitors[it.gvr]
+	m := c.monitors[it.gvr.GroupResource()]
 	c.mu.RUnlock()
 	if m == nil {
 		return nil
@@ -234,7 +251,17 @@ func (c *Collector) get(it item) metav1.Object {
 	if err != nil || o.GetUID() != it.uid {
 		return nil
 	}
-	return o
+	return &cached{gvr: m.gvr, obj: o}
+}
+
+// cachedOwner is the owner ref points to, from the caches; nil when it is
+// not there (not cached, gone, or another object of that name).
+func (c *Collector) cachedOwner(dependent metav1.Object, ref metav1.OwnerReference) *cached {
+	it, ok, err := c.ownerItem(dependent, ref)
+	if err != nil || !ok {
+		return nil
+	}
+	return c.get(it)
 }
 
 // dependents is every cached object with an owner reference to uid.
@@ -242,14 +269,14 @@ func (c *Collector) dependents(uid types.UID) []cached {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var out []cached
-	for gvr, m := range c.monitors {
+	for _, m := range c.monitors {
 		objs, err := m.informer.GetIndexer().ByIndex(ownerIndex, string(uid))
 		if err != nil {
 			continue
 		}
 		for _, obj := range objs {
 			if o, err := meta.Accessor(obj); err == nil {
-				out = append(out, cached{gvr: gvr, obj: o})
+				out = append(out, cached{gvr: m.gvr, obj: o})
 			}
 		}
 	}
