@@ -138,13 +138,18 @@ func (t *TriggerTimeTracker) Compute(svc *corev1.Service, pods []*corev1.Pod) ti
 			earliest = ts
 		}
 	}
-	podTimes := map[string]time.Time{}
+	// Made on the first pod with a Ready transition: thousands of Services
+	// without ready pods would otherwise each keep an empty map.
+	var podTimes map[string]time.Time
 	for _, pod := range pods {
 		c := podReadyCondition(pod)
 		if c == nil || c.LastTransitionTime.IsZero() {
 			continue
 		}
 		ts := c.LastTransitionTime.Time
+		if podTimes == nil {
+			podTimes = map[string]time.Time{}
+		}
 		podTimes[pod.Name] = ts
 		if ts.After(state.pods[pod.Name]) {
 			older(ts)
