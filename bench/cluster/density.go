@@ -16,6 +16,7 @@ import (
 
 	"github.com/portway/portway/bench/internal/figures"
 	"github.com/portway/portway/bench/internal/upcluster"
+	"github.com/portway/portway/internal/podinfo"
 )
 
 const (
@@ -209,7 +210,7 @@ wait:
 			if p.Status.Phase == corev1.PodRunning {
 				running++
 			}
-			if !(p.Status.Phase == corev1.PodRunning && isPodReady(p)) {
+			if !(p.Status.Phase == corev1.PodRunning && podinfo.Ready(p)) {
 				notReady = append(notReady, "  "+name+": "+describePod(p))
 			}
 		}

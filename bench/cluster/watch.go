@@ -11,6 +11,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // tracker keeps what the pod and EndpointSlice informers of one namespace
@@ -211,17 +213,8 @@ func podRunning(name string) func(*tracker) bool {
 func podReady(name string) func(*tracker) bool {
 	return func(t *tracker) bool {
 		p := t.pods[name]
-		return p != nil && isPodReady(p)
+		return p != nil && podinfo.Ready(p)
 	}
-}
-
-func isPodReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // endpointIs holds when the pod's endpoint (found by its targetRef, with
@@ -277,7 +270,7 @@ func allEndpointsReady(n int) func(*tracker) bool {
 func (t *tracker) runningAndReady() int {
 	n := 0
 	for _, p := range t.pods {
-		if p.Status.Phase == corev1.PodRunning && isPodReady(p) {
+		if p.Status.Phase == corev1.PodRunning && podinfo.Ready(p) {
 			n++
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 const (
@@ -70,7 +72,7 @@ func createPods(ctx context.Context, cs kubernetes.Interface, pods ...*corev1.Po
 		ready = ready[:0]
 		for _, p := range pods {
 			got, err := cs.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
-			if err != nil || !podReady(got) {
+			if err != nil || got.Status.Phase != corev1.PodRunning || !podinfo.Ready(got) {
 				return false, nil
 			}
 			ready = append(ready, got)
@@ -81,15 +83,6 @@ func createPods(ctx context.Context, cs kubernetes.Interface, pods ...*corev1.Po
 		return nil, fmt.Errorf("pods not Running and Ready within 2 min: %w", err)
 	}
 	return ready, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return p.Status.Phase == corev1.PodRunning && c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // firstOK tries GET url every interval until it answers 200 and returns

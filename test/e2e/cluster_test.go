@@ -22,6 +22,7 @@ import (
 	upcmd "github.com/portway/portway/internal/cluster"
 	"github.com/portway/portway/internal/namespaces"
 	"github.com/portway/portway/internal/nodeinfo"
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // cluster is a `portway up` running inside a throwaway network namespace
@@ -278,7 +279,7 @@ func TestCluster(t *testing.T) {
 		}
 		pods = l.Items
 		for _, p := range pods {
-			if p.Status.Phase != corev1.PodRunning || !podReady(&p) {
+			if p.Status.Phase != corev1.PodRunning || !podinfo.Ready(&p) {
 				return false
 			}
 		}
@@ -451,7 +452,7 @@ func TestClusterCrash(t *testing.T) {
 	c.applyStdin(hostnamesManifest + hostnamesPod(0, "/"))
 	podUp := func() *corev1.Pod {
 		p, err := client.CoreV1().Pods("default").Get(ctx, "hostnames-0", metav1.GetOptions{})
-		if err != nil || !podReady(p) {
+		if err != nil || !podinfo.Ready(p) {
 			return nil
 		}
 		got, err := dialFrom(c.netns, net.JoinHostPort(p.Status.PodIP, "9376"))
@@ -484,13 +485,4 @@ func killAgent(t *testing.T, node string) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -24,6 +24,7 @@ import (
 	upcmd "github.com/portway/portway/internal/cluster"
 	"github.com/portway/portway/internal/namespaces"
 	"github.com/portway/portway/internal/nodeinfo"
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // TestDataPlane is issue 6's scenario: real packets through clusterIPs and
@@ -368,7 +369,7 @@ func waitPodsReady(t *testing.T, client kubernetes.Interface, ns, selector strin
 		}
 		pods = slices.DeleteFunc(l.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil })
 		for _, p := range pods {
-			if p.Status.Phase != corev1.PodRunning || !podReady(&p) {
+			if p.Status.Phase != corev1.PodRunning || !podinfo.Ready(&p) {
 				return false
 			}
 		}

@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // execPod is an agnhost serve-hostname pod (HTTP on 9376) pinned to a node,
@@ -82,7 +84,7 @@ func TestExec(t *testing.T) {
 	waitFor(t, "the pods running", func() bool {
 		for _, name := range []string{"exec-a", "exec-b", "talker"} {
 			p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-			if err != nil || p.Status.Phase != corev1.PodRunning || !podReady(p) {
+			if err != nil || p.Status.Phase != corev1.PodRunning || !podinfo.Ready(p) {
 				return false
 			}
 			pods[name] = p

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // TestWorkloads runs the ReplicaSet and Deployment controllers and the
@@ -62,7 +64,7 @@ func makeReady(t *testing.T, c kubernetes.Interface, app string, n int) int {
 	t.Helper()
 	done := 0
 	for _, p := range livePods(t, c, app) {
-		if podReady(&p) || (n >= 0 && done >= n) {
+		if podinfo.Ready(&p) || (n >= 0 && done >= n) {
 			continue
 		}
 		now := metav1.Now()
@@ -168,7 +170,7 @@ func testRollingUpdate(t *testing.T, s *server, c kubernetes.Interface) {
 		pods := livePods(t, c, "web")
 		ready, updated := 0, 0
 		for _, p := range pods {
-			if podReady(&p) {
+			if podinfo.Ready(&p) {
 				ready++
 			}
 			if p.Spec.Containers[0].Image == "registry.k8s.io/e2e-test-images/agnhost:2.39" {

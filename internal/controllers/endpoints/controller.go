@@ -28,6 +28,7 @@ import (
 
 	"github.com/portway/portway/internal/controllers"
 	"github.com/portway/portway/internal/controllers/endpointslice"
+	"github.com/portway/portway/internal/podinfo"
 )
 
 const (
@@ -220,7 +221,7 @@ func DesiredSubsets(logger klog.Logger, svc *corev1.Service, pods []*corev1.Pod)
 		if endpointslice.ShouldSetHostname(pod, svc) {
 			addr.Hostname = pod.Spec.Hostname
 		}
-		ready := publishNotReady || endpointslice.PodReady(pod)
+		ready := publishNotReady || podinfo.Ready(pod)
 		if len(svc.Spec.Ports) == 0 {
 			// A headless Service may have no ports.
 			if svc.Spec.ClusterIP == corev1.ClusterIPNone {

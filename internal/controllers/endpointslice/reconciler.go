@@ -20,6 +20,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // reconciler turns a Service and its pods into EndpointSlices, following
@@ -449,7 +451,7 @@ func addressTypes(svc *corev1.Service) sets.Set[discoveryv1.AddressType] {
 }
 
 func podToEndpoint(pod *corev1.Pod, node *corev1.Node, svc *corev1.Service, addrType discoveryv1.AddressType) discoveryv1.Endpoint {
-	serving := PodReady(pod)
+	serving := podinfo.Ready(pod)
 	terminating := pod.DeletionTimestamp != nil
 	ready := svc.Spec.PublishNotReadyAddresses || (serving && !terminating)
 	ep := discoveryv1.Endpoint{

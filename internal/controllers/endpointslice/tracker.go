@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 const deletionExpected = -1
@@ -142,7 +144,7 @@ func (t *TriggerTimeTracker) Compute(svc *corev1.Service, pods []*corev1.Pod) ti
 	// without ready pods would otherwise each keep an empty map.
 	var podTimes map[string]time.Time
 	for _, pod := range pods {
-		c := podReadyCondition(pod)
+		c := podinfo.ReadyCondition(pod)
 		if c == nil || c.LastTransitionTime.IsZero() {
 			continue
 		}

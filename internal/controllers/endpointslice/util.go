@@ -17,6 +17,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/portway/portway/internal/podinfo"
 )
 
 // The helpers below are shared with the endpoints and mirroring controllers,
@@ -40,21 +42,6 @@ type PortMapKey string
 func NewPortMapKey(ports []discoveryv1.EndpointPort) PortMapKey {
 	sort.SliceStable(ports, func(i, j int) bool { return DeepHash(ports[i]) < DeepHash(ports[j]) })
 	return PortMapKey(DeepHash(ports))
-}
-
-// PodReady reports whether the pod's Ready condition is True.
-func PodReady(pod *corev1.Pod) bool {
-	c := podReadyCondition(pod)
-	return c != nil && c.Status == corev1.ConditionTrue
-}
-
-func podReadyCondition(pod *corev1.Pod) *corev1.PodCondition {
-	for i := range pod.Status.Conditions {
-		if pod.Status.Conditions[i].Type == corev1.PodReady {
-			return &pod.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 // ShouldPodBeInEndpoints reports whether a pod gets an address at all: it
@@ -125,7 +112,7 @@ func podEndpointsChanged(old, cur *corev1.Pod) (podChanged, labelsChanged bool) 
 	if cur.DeletionTimestamp != old.DeletionTimestamp {
 		return true, labelsChanged
 	}
-	if PodReady(old) != PodReady(cur) || len(old.Status.PodIPs) != len(cur.Status.PodIPs) {
+	if podinfo.Ready(old) != podinfo.Ready(cur) || len(old.Status.PodIPs) != len(cur.Status.PodIPs) {
 		return true, labelsChanged
 	}
 	for i := range old.Status.PodIPs {
