@@ -57,7 +57,16 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// etcd's HTTP endpoints (health, metrics) get a port of their own.
+	// Sharing one, etcd serves TLS gRPC through net/http's HTTP/2 server,
+	// which costs the apiserver's every read and write several times the
+	// CPU and allocations of grpc-go's own server.
+	httpURL, err := freeURL()
+	if err != nil {
+		return nil, err
+	}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*clientURL}, []url.URL{*clientURL}
+	cfg.ListenClientHttpUrls = []url.URL{*httpURL}
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peerURL}, []url.URL{*peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	tls := transport.TLSInfo{CertFile: e.CertFile, KeyFile: e.KeyFile, TrustedCAFile: e.ClientCAFile, ClientCertAuth: true}
