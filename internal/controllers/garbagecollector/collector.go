@@ -301,7 +301,8 @@ func (c *Collector) classify(ctx context.Context, obj metav1.Object) (solid, dan
 	return solid, dangling, waiting, nil
 }
 
-// ownerItem is the object ref points to, with the version ref names. ok is
+// ownerItem is the object ref points to, with the version ref names (the
+// preferred one if that is not served). ok is
 // false when ref cannot point to any object: a malformed apiVersion (which
 // validation rejects), or a namespaced owner of a cluster-scoped
 // dependent. An error means its kind is not served (yet).
@@ -310,8 +311,13 @@ func (c *Collector) ownerItem(dependent metav1.Object, ref metav1.OwnerReference
 	if err != nil {
 		return item{}, false, nil
 	}
+	gk := gv.WithKind(ref.Kind).GroupKind()
 	c.mu.RLock()
-	mapping, err := c.mapper.RESTMapping(gv.WithKind(ref.Kind).GroupKind(), gv.Version)
+	mapping, err := c.mapper.RESTMapping(gk, gv.Version)
+	if err != nil {
+		// A version no longer served still names the same objects.
+		mapping, err = c.mapper.RESTMapping(gk)
+	}
 	c.mu.RUnlock()
 	if err != nil {
 		return item{}, false, fmt.Errorf("owner reference %s %s/%s: %w", ref.Kind, ref.APIVersion, ref.Name, err)

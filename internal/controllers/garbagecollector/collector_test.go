@@ -134,6 +134,14 @@ func start(t *testing.T, objs ...object) *harness { return startSharing(t, false
 // startSharing is start; with share, the collector watches pods and
 // replicasets through informers that "another controller" runs.
 func startSharing(t *testing.T, share bool, objs ...object) *harness {
+	h := newHarness(t, objs...)
+	h.run(share)
+	return h
+}
+
+// newHarness makes the fake API server; run starts the informers and the
+// collector on it (reactors must be added before).
+func newHarness(t *testing.T, objs ...object) *harness {
 	scheme := runtime.NewScheme()
 	metav1.AddMetaToScheme(scheme)
 	var ros []runtime.Object
@@ -148,7 +156,11 @@ func startSharing(t *testing.T, share bool, objs ...object) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &harness{t: t, client: client, disc: disc, ctx: ctx, deletes: map[string]metav1.DeletionPropagation{}}
+	return &harness{t: t, client: client, disc: disc, ctx: ctx, deletes: map[string]metav1.DeletionPropagation{}}
+}
+
+func (h *harness) run(share bool) {
+	t, client, ctx := h.t, h.client, h.ctx
 	var shared map[schema.GroupVersionKind]cache.SharedIndexInformer
 	if share {
 		shared = map[schema.GroupVersionKind]cache.SharedIndexInformer{}
@@ -167,9 +179,8 @@ func startSharing(t *testing.T, share bool, objs ...object) *harness {
 			}
 		})
 	}
-	h.gc = New(recording{client, h}, disc, shared)
+	h.gc = New(recording{client, h}, h.disc, shared)
 	go h.gc.Run(ctx)
-	return h
 }
 
 // sharingOrNot runs test with the collector's own informers, then sharing.
@@ -233,6 +244,12 @@ func testBackground(t *testing.T, share bool) {
 		return m != nil && slices.Equal(owners(m), []string{"api-1"})
 	})
 	h.eventually("the pod of a replaced owner deleted", func() bool { return h.get(podsGVR, "impostor") == nil })
+	// A reference may name a version no longer served: the owner is still
+	// found in the cache, with no request to the API server.
+	oldVersion := pod("old-version", metav1.OwnerReference{APIVersion: "apps/v1beta1", Kind: "ReplicaSet", Name: "api-1", UID: "uid-api-1"}).build()
+	if !h.gc.ownersAlive(oldVersion) {
+		t.Error("an owner referenced by a version no longer served is not found in the cache")
+	}
 	if h.get(replicaSetsGVR, "api-1") == nil || h.get(podsGVR, "api-1-a") == nil {
 		t.Error("objects with live owners were deleted")
 	}
@@ -249,7 +266,7 @@ func testBackground(t *testing.T, share bool) {
 func TestForeground(t *testing.T) { sharingOrNot(t, testForeground) }
 
 func testForeground(t *testing.T, share bool) {
-	h := startSharing(t, share,
+	h := newHarness(t,
 		object{gv: "apps/v1", kind: "Deployment", name: "web", mod: beingDeleted(metav1.FinalizerDeleteDependents)},
 		rs("web-1", ref("Deployment", "web", true)),
 		pod("web-1-a", ref("ReplicaSet", "web-1", true)),
@@ -258,21 +275,19 @@ func testForeground(t *testing.T, share bool) {
 		pod("kept", ref("Deployment", "web", true), ref("ReplicaSet", "other", false)),
 		rs("other"),
 	)
-	// The finalizer goes only after the blocking dependents are gone.
+	// The finalizer goes only after the blocking dependents are gone. Only
+	// the direct one, web-1, counts here: the fake deletes web-1 at once
+	// rather than in the foreground, so its pod may outlive it.
 	var early []string
 	h.client.PrependReactor("patch", "deployments", func(clienttesting.Action) (bool, runtime.Object, error) {
-		for _, o := range []struct {
-			gvr  schema.GroupVersionResource
-			name string
-		}{{replicaSetsGVR, "web-1"}, {podsGVR, "web-1-a"}} {
-			if _, err := h.client.Tracker().Get(o.gvr, ns, o.name); err == nil {
-				h.mu.Lock()
-				early = append(early, o.name)
-				h.mu.Unlock()
-			}
+		if _, err := h.client.Tracker().Get(replicaSetsGVR, ns, "web-1"); err == nil {
+			h.mu.Lock()
+			early = append(early, "web-1")
+			h.mu.Unlock()
 		}
 		return false, nil, nil
 	})
+	h.run(share)
 	// The ReplicaSet has dependents, so it is deleted in the foreground too:
 	// the fake API server deletes at once, and its pods follow.
 	h.eventually("dependents deleted", func() bool {
@@ -364,5 +379,26 @@ func TestItemKey(t *testing.T) {
 	}
 	if _, err := parseItem("a/b"); err == nil {
 		t.Error("malformed key accepted")
+	}
+}
+
+func TestPreferredVersionChange(t *testing.T) {
+	h := start(t, rs("web-1"))
+	monitor := func() *monitor {
+		h.gc.mu.RLock()
+		defer h.gc.mu.RUnlock()
+		return h.gc.monitors[replicaSetsGVR.GroupResource()]
+	}
+	h.eventually("replicasets watched", func() bool { m := monitor(); return m != nil && m.informer.HasSynced() })
+	old := monitor()
+	h.disc.Resources[1] = apiResources("apps/v1beta2", true, "replicasets", "deployments")
+	h.gc.resync(h.ctx)
+	if m := monitor(); m == nil || m.gvr.Version != "v1beta2" {
+		t.Fatalf("after the preferred version changed, replicasets are watched as %v, want apps/v1beta2", m)
+	}
+	select {
+	case <-old.stop:
+	default:
+		t.Error("the monitor of the old version still runs")
 	}
 }

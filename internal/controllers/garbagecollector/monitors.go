@@ -19,20 +19,25 @@ import (
 	"github.com/portway/portway/internal/trim"
 )
 
-// ownerIndex indexes cached objects by the UIDs of their owners.
-const ownerIndex = "owner"
+// ownerIndex indexes cached objects by the UIDs of their owners. Its name
+// is the collector's own, as it is added to informers others run.
+const ownerIndex = "garbagecollector-owner-uid"
 
-var ownerIndexers = cache.Indexers{ownerIndex: func(obj any) ([]string, error) {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return nil, err
-	}
-	var uids []string
-	for _, ref := range m.GetOwnerReferences() {
-		uids = append(uids, string(ref.UID))
-	}
-	return uids, nil
-}}
+// ownerIndexers is a fresh map each time: an informer keeps the one it is
+// given as its own.
+func ownerIndexers() cache.Indexers {
+	return cache.Indexers{ownerIndex: func(obj any) ([]string, error) {
+		m, err := meta.Accessor(obj)
+		if err != nil {
+			return nil, err
+		}
+		var uids []string
+		for _, ref := range m.GetOwnerReferences() {
+			uids = append(uids, string(ref.UID))
+		}
+		return uids, nil
+	}}
+}
 
 // ignored are the resources the collector does not watch, as in
 // Kubernetes: events are many, short-lived and expire on their own.
@@ -133,8 +138,13 @@ func (c *Collector) resync(ctx context.Context) []cache.InformerSynced {
 	}
 	var synced []cache.InformerSynced
 	for gvr := range want {
-		if c.monitors[gvr.GroupResource()] != nil {
-			continue
+		if old := c.monitors[gvr.GroupResource()]; old != nil {
+			if old.gvr == gvr {
+				continue
+			}
+			// The preferred version changed: watch that one from now on.
+			old.end()
+			delete(c.monitors, gvr.GroupResource())
 		}
 		m, err := c.newMonitor(gvr)
 		if err != nil {
@@ -179,7 +189,7 @@ func (c *Collector) newMonitor(gvr schema.GroupVersionResource) (*monitor, error
 		m.informer = c.shared[gvk]
 	}
 	if m.informer == nil {
-		m.informer = metadatainformer.NewFilteredMetadataInformer(c.meta, gvr, metav1.NamespaceAll, 0, ownerIndexers, nil).Informer()
+		m.informer = metadatainformer.NewFilteredMetadataInformer(c.meta, gvr, metav1.NamespaceAll, 0, ownerIndexers(), nil).Informer()
 		_ = m.informer.SetTransform(func(obj any) (any, error) {
 			if m, err := meta.Accessor(obj); err == nil {
 				m.SetAnnotations(nil)
@@ -191,7 +201,7 @@ func (c *Collector) newMonitor(gvr schema.GroupVersionResource) (*monitor, error
 	} else if _, ok := m.informer.GetIndexer().GetIndexers()[ownerIndex]; !ok {
 		// A shared informer keeps the index once added, also after
 		// this monitor ends and a later one starts.
-		if err := m.informer.AddIndexers(ownerIndexers); err != nil {
+		if err := m.informer.AddIndexers(ownerIndexers()); err != nil {
 			return nil, err
 		}
 	}
