@@ -6,11 +6,13 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
@@ -49,26 +51,6 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 	if err := os.MkdirAll(filepath.Dir(e.LogFile), 0o755); err != nil {
 		return nil, err
 	}
-	clientURL, err := freeURL()
-	if err != nil {
-		return nil, err
-	}
-	peerURL, err := freeURL()
-	if err != nil {
-		return nil, err
-	}
-	// etcd's HTTP endpoints (health, metrics) get a port of their own.
-	// Sharing one, etcd serves TLS gRPC through net/http's HTTP/2 server,
-	// which costs the apiserver's every read and write several times the
-	// CPU and allocations of grpc-go's own server.
-	httpURL, err := freeURL()
-	if err != nil {
-		return nil, err
-	}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*clientURL}, []url.URL{*clientURL}
-	cfg.ListenClientHttpUrls = []url.URL{*httpURL}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peerURL}, []url.URL{*peerURL}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	tls := transport.TLSInfo{CertFile: e.CertFile, KeyFile: e.KeyFile, TrustedCAFile: e.ClientCAFile, ClientCertAuth: true}
 	cfg.ClientTLSInfo, cfg.PeerTLSInfo = tls, tls
 	cfg.UnsafeNoFsync = e.UnsafeNoFsync
@@ -85,13 +67,28 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 	// The apiserver compacts history itself (every 5 minutes).
 	cfg.AutoCompactionRetention = "0"
 
-	etcd, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded etcd in %s: %w", e.Dir, err)
+	// The ports are picked free, then bound by etcd: another process may
+	// take one in between. Then etcd fails to listen; try fresh ones.
+	var (
+		etcd      *embed.Etcd
+		clientURL string
+		err       error
+	)
+	for attempt := 1; ; attempt++ {
+		if clientURL, err = pickPorts(cfg); err != nil {
+			return nil, err
+		}
+		etcd, err = embed.StartEtcd(cfg)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 3 {
+			return nil, fmt.Errorf("starting embedded etcd in %s: %w", e.Dir, err)
+		}
 	}
 	select {
 	case <-etcd.Server.ReadyNotify():
-		return &Server{etcd: etcd, URL: clientURL.String()}, nil
+		return &Server{etcd: etcd, URL: clientURL}, nil
 	case err := <-etcd.Err():
 		etcd.Close()
 		return nil, fmt.Errorf("embedded etcd: %w", err)
@@ -106,6 +103,28 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 
 // Close stops the embedded etcd.
 func (s *Server) Close() { s.etcd.Close() }
+
+// pickPorts sets cfg's client, client HTTP and peer URLs to unused loopback
+// ports and returns the client URL. etcd's HTTP endpoints (health,
+// metrics) get a port of their own: sharing one, etcd serves TLS gRPC
+// through net/http's HTTP/2 server, which costs the apiserver's every read
+// and write several times the CPU and allocations of grpc-go's own server.
+func pickPorts(cfg *embed.Config) (string, error) {
+	var urls [3]url.URL
+	for i := range urls {
+		u, err := freeURL()
+		if err != nil {
+			return "", err
+		}
+		urls[i] = *u
+	}
+	client, http, peer := urls[0], urls[1], urls[2]
+	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+	cfg.ListenClientHttpUrls = []url.URL{http}
+	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	return client.String(), nil
+}
 
 // freeURL picks an unused loopback port. Another process could take it before
 // etcd binds it; then etcd fails to start and says so.
