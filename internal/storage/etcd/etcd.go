@@ -112,11 +112,13 @@ func (s *Server) Close() { s.etcd.Close() }
 func pickPorts(cfg *embed.Config) (string, error) {
 	var urls [3]url.URL
 	for i := range urls {
-		u, err := freeURL()
+		// Held until all three are picked, so that they differ.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return "", err
 		}
-		urls[i] = *u
+		defer l.Close()
+		urls[i] = url.URL{Scheme: "https", Host: l.Addr().String()}
 	}
 	client, http, peer := urls[0], urls[1], urls[2]
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
@@ -124,17 +126,6 @@ func pickPorts(cfg *embed.Config) (string, error) {
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	return client.String(), nil
-}
-
-// freeURL picks an unused loopback port. Another process could take it before
-// etcd binds it; then etcd fails to start and says so.
-func freeURL() (*url.URL, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	return &url.URL{Scheme: "https", Host: l.Addr().String()}, nil
 }
 
 // NewClient connects to the etcd a storage transport config names.
