@@ -3,7 +3,6 @@ package garbagecollector
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,17 +163,19 @@ func (h *harness) run(share bool) {
 	var shared map[schema.GroupVersionKind]cache.SharedIndexInformer
 	if share {
 		shared = map[schema.GroupVersionKind]cache.SharedIndexInformer{}
+		byResource := map[schema.GroupResource]cache.SharedIndexInformer{}
 		for gvr, kind := range map[schema.GroupVersionResource]string{podsGVR: "Pod", replicaSetsGVR: "ReplicaSet"} {
 			inf := metadatainformer.NewFilteredMetadataInformer(client, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 			go inf.Run(ctx.Done())
 			shared[gvr.GroupVersion().WithKind(kind)] = inf
+			byResource[gvr.GroupResource()] = inf
 		}
 		t.Cleanup(func() {
 			h.gc.mu.RLock()
 			defer h.gc.mu.RUnlock()
-			for gvk, inf := range shared {
-				if m := h.gc.monitors[schema.GroupResource{Group: gvk.Group, Resource: strings.ToLower(gvk.Kind) + "s"}]; m == nil || m.informer != inf || m.stop != nil {
-					t.Errorf("%s: the collector does not watch through the shared informer", gvk.Kind)
+			for gr, inf := range byResource {
+				if m := h.gc.monitors[gr]; m == nil || m.informer != inf || m.stop != nil {
+					t.Errorf("%s: the collector does not watch through the shared informer", gr)
 				}
 			}
 		})

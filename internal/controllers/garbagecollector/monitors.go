@@ -173,11 +173,12 @@ func (c *Collector) resync(ctx context.Context) []cache.InformerSynced {
 	return synced
 }
 
-// newMonitor (called with c.mu held) watches gvr through the informer another controller runs for
+// newMonitor watches gvr through the informer another controller runs for
 // it, as kube-controller-manager's collector shares its typed informers,
 // so that those objects are not cached and decoded twice. Other resources
 // get a metadata informer of their own that keeps only what the collector
-// reads: owner references, finalizers and deletion timestamps.
+// reads: owner references, finalizers and deletion timestamps. c.mu is
+// held.
 func (c *Collector) newMonitor(gvr schema.GroupVersionResource) (*monitor, error) {
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.observe(gvr, nil, obj) },
