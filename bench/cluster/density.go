@@ -210,7 +210,7 @@ wait:
 			if p.Status.Phase == corev1.PodRunning {
 				running++
 			}
-			if !(p.Status.Phase == corev1.PodRunning && podinfo.Ready(p)) {
+			if !podinfo.RunningAndReady(p) {
 				notReady = append(notReady, "  "+name+": "+describePod(p))
 			}
 		}

@@ -270,7 +270,7 @@ func allEndpointsReady(n int) func(*tracker) bool {
 func (t *tracker) runningAndReady() int {
 	n := 0
 	for _, p := range t.pods {
-		if p.Status.Phase == corev1.PodRunning && podinfo.Ready(p) {
+		if podinfo.RunningAndReady(p) {
 			n++
 		}
 	}

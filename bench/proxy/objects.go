@@ -72,7 +72,7 @@ func createPods(ctx context.Context, cs kubernetes.Interface, pods ...*corev1.Po
 		ready = ready[:0]
 		for _, p := range pods {
 			got, err := cs.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
-			if err != nil || got.Status.Phase != corev1.PodRunning || !podinfo.Ready(got) {
+			if err != nil || !podinfo.RunningAndReady(got) {
 				return false, nil
 			}
 			ready = append(ready, got)

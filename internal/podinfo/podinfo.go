@@ -19,3 +19,9 @@ func Ready(p *corev1.Pod) bool {
 	c := ReadyCondition(p)
 	return c != nil && c.Status == corev1.ConditionTrue
 }
+
+// RunningAndReady says whether the pod is in phase Running with its Ready
+// condition True: what a test or a benchmark waits for.
+func RunningAndReady(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodRunning && Ready(p)
+}

@@ -31,3 +31,21 @@ func TestReady(t *testing.T) {
 		t.Error("ReadyCondition does not point into the pod")
 	}
 }
+
+func TestRunningAndReady(t *testing.T) {
+	ready := []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	for _, tc := range []struct {
+		phase corev1.PodPhase
+		conds []corev1.PodCondition
+		want  bool
+	}{
+		{corev1.PodRunning, ready, true},
+		{corev1.PodRunning, nil, false},
+		{corev1.PodSucceeded, ready, false},
+	} {
+		p := &corev1.Pod{Status: corev1.PodStatus{Phase: tc.phase, Conditions: tc.conds}}
+		if got := RunningAndReady(p); got != tc.want {
+			t.Errorf("phase %s, conditions %v: RunningAndReady = %v, want %v", tc.phase, tc.conds, got, tc.want)
+		}
+	}
+}

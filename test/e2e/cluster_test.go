@@ -279,7 +279,7 @@ func TestCluster(t *testing.T) {
 		}
 		pods = l.Items
 		for _, p := range pods {
-			if p.Status.Phase != corev1.PodRunning || !podinfo.Ready(&p) {
+			if !podinfo.RunningAndReady(&p) {
 				return false
 			}
 		}

@@ -369,7 +369,7 @@ func waitPodsReady(t *testing.T, client kubernetes.Interface, ns, selector strin
 		}
 		pods = slices.DeleteFunc(l.Items, func(p corev1.Pod) bool { return p.DeletionTimestamp != nil })
 		for _, p := range pods {
-			if p.Status.Phase != corev1.PodRunning || !podinfo.Ready(&p) {
+			if !podinfo.RunningAndReady(&p) {
 				return false
 			}
 		}

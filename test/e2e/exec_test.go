@@ -84,7 +84,7 @@ func TestExec(t *testing.T) {
 	waitFor(t, "the pods running", func() bool {
 		for _, name := range []string{"exec-a", "exec-b", "talker"} {
 			p, err := client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-			if err != nil || p.Status.Phase != corev1.PodRunning || !podinfo.Ready(p) {
+			if err != nil || !podinfo.RunningAndReady(p) {
 				return false
 			}
 			pods[name] = p
