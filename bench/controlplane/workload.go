@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,15 +60,6 @@ var configMaps = kind{
 
 func serviceName(i int) string { return fmt.Sprintf("svc-%06d", i) }
 
-// clusterIP gives object i its own address in 10.96.0.0/12: the server does
-// not allocate ClusterIPs yet, so the client picks them. The first 16
-// addresses are left alone (10.96.0.1 is the kubernetes Service).
-func clusterIP(i int) string {
-	ip := make(net.IP, 4)
-	binary.BigEndian.PutUint32(ip, binary.BigEndian.Uint32(net.IPv4(10, 96, 0, 0).To4())+16+uint32(i))
-	return ip.String()
-}
-
 var services = kind{
 	resource: "services",
 	name:     serviceName,
@@ -78,10 +67,9 @@ var services = kind{
 		svc := &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: serviceName(i)},
 			Spec: corev1.ServiceSpec{
-				Type:      corev1.ServiceTypeClusterIP,
-				ClusterIP: clusterIP(i),
-				Selector:  map[string]string{"app": serviceName(i)},
-				Ports:     []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+				Type:     corev1.ServiceTypeClusterIP,
+				Selector: map[string]string{"app": serviceName(i)},
+				Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
 			},
 		}
 		_, err := cs.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
