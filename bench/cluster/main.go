@@ -35,7 +35,16 @@ type config struct {
 }
 
 // parts, in the order they run.
-var parts = figures.Parts{"up", "pods", "rollout", "density", "endpoints1000"}
+var parts = figures.Parts[step]{
+	{Name: "up", Step: benchUp},
+	{Name: "pods", Step: benchPods},
+	{Name: "rollout", Step: benchRollout},
+	{Name: "density", Step: benchDensity},
+	{Name: "endpoints1000", Step: benchEndpoints},
+}
+
+// step takes one part's figures into the report.
+type step func(ctx context.Context, cfg config, root string, rep *report) error
 
 // nodes is the cluster size every part that runs `up` uses.
 const nodes = 3
@@ -112,7 +121,7 @@ func main() {
 func parseFlags() (config, error) {
 	var cfg config
 	flag.StringVar(&cfg.portway, "portway", "", "portway binary to measure (default: go build ./cmd/portway into a temp dir; run from the repo)")
-	flag.StringVar(&cfg.only, "only", "", "run one part only: "+strings.Join(parts, "|"))
+	flag.StringVar(&cfg.only, "only", "", "run one part only: "+strings.Join(parts.Names(), "|"))
 	flag.IntVar(&cfg.ups, "ups", 3, "`portway up` runs to time")
 	flag.IntVar(&cfg.pods, "pods", 60, "pods created one at a time for the pod startup figures")
 	flag.IntVar(&cfg.density, "density", 100, "pods per node for the density figures")
@@ -151,10 +160,7 @@ func run(ctx context.Context, cfg config) error {
 
 	rep := newReport(cfg)
 	defer rep.print()
-	steps := map[string]func(context.Context, config, string, *report) error{
-		"up": benchUp, "pods": benchPods, "rollout": benchRollout, "density": benchDensity, "endpoints1000": benchEndpoints,
-	}
-	return parts.Run(ctx, cfg.only, func(ctx context.Context, p string) error { return steps[p](ctx, cfg, root, rep) })
+	return parts.Run(ctx, cfg.only, func(ctx context.Context, f step) error { return f(ctx, cfg, root, rep) })
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -36,7 +36,13 @@ type config struct {
 	name                   string
 }
 
-var parts = figures.Parts{"throughput", "scale"}
+var parts = figures.Parts[step]{
+	{Name: "throughput", Step: benchThroughput},
+	{Name: "scale", Step: benchScale},
+}
+
+// step takes one part's figures into the report.
+type step func(ctx context.Context, cfg config, root string, rep *report) error
 
 type report struct {
 	throughput, apply, latency, cost, cold figures.Table
@@ -108,7 +114,7 @@ func parseFlags() (config, error) {
 	var cfg config
 	var scales string
 	flag.StringVar(&cfg.portway, "portway", "", "portway binary to measure (default: go build ./cmd/portway into a temp dir; run from the repo)")
-	flag.StringVar(&cfg.only, "only", "", "run one part only: "+strings.Join(parts, "|"))
+	flag.StringVar(&cfg.only, "only", "", "run one part only: "+strings.Join(parts.Names(), "|"))
 	flag.StringVar(&scales, "scales", "10,1000,10000", "numbers of Services for the scale part, ascending")
 	flag.IntVar(&cfg.samples, "samples", 20, "Service creates timed at each scale")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "load time per target and mode")
@@ -161,8 +167,5 @@ func run(ctx context.Context, cfg config) error {
 
 	rep := newReport(cfg)
 	defer rep.print()
-	steps := map[string]func(context.Context, config, string, *report) error{
-		"throughput": benchThroughput, "scale": benchScale,
-	}
-	return parts.Run(ctx, cfg.only, func(ctx context.Context, p string) error { return steps[p](ctx, cfg, root, rep) })
+	return parts.Run(ctx, cfg.only, func(ctx context.Context, f step) error { return f(ctx, cfg, root, rep) })
 }

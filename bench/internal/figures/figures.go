@@ -173,33 +173,49 @@ func Flags() string {
 	return strings.Join(fl, " ")
 }
 
+// Part is one part of a benchmark: a name for -only and the step that
+// takes its figures, of whatever signature the benchmark's steps share.
+type Part[F any] struct {
+	Name string
+	Step F
+}
+
 // Parts are a benchmark's parts, in the order they run.
-type Parts []string
+type Parts[F any] []Part[F]
+
+// Names lists the parts' names, in order.
+func (ps Parts[F]) Names() []string {
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	return names
+}
 
 // Check says whether only (a -only flag; "" for all) names a part.
-func (ps Parts) Check(only string) error {
-	if only != "" && !slices.Contains(ps, only) {
-		return fmt.Errorf("-only %q: want one of %s", only, strings.Join(ps, ", "))
+func (ps Parts[F]) Check(only string) error {
+	if only != "" && !slices.Contains(ps.Names(), only) {
+		return fmt.Errorf("-only %q: want one of %s", only, strings.Join(ps.Names(), ", "))
 	}
 	return nil
 }
 
-// Run runs each part, or only the one named, through run. A part that
-// fails leaves its table short; the others still run, as their figures do
-// not depend on it.
-func (ps Parts) Run(ctx context.Context, only string, run func(ctx context.Context, part string) error) error {
+// Run runs each part's step, or only the named part's, through run. A part
+// that fails leaves its table short; the others still run, as their
+// figures do not depend on it.
+func (ps Parts[F]) Run(ctx context.Context, only string, run func(ctx context.Context, step F) error) error {
 	var errs []error
 	for _, p := range ps {
-		if only != "" && p != only {
+		if only != "" && p.Name != only {
 			continue
 		}
 		if ctx.Err() != nil {
 			break
 		}
-		Logf("== %s", p)
-		if err := run(ctx, p); err != nil {
-			Logf("%s: %v", p, err)
-			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		Logf("== %s", p.Name)
+		if err := run(ctx, p.Step); err != nil {
+			Logf("%s: %v", p.Name, err)
+			errs = append(errs, fmt.Errorf("%s: %w", p.Name, err))
 		}
 	}
 	return errors.Join(errs...)
