@@ -34,6 +34,11 @@ func printHeader(w io.Writer, cfg config, tmp string) {
 		fsync = "on (etcd fsyncs every commit)"
 	}
 	fmt.Fprintf(tw, "etcd fsync\t%s\n", fsync)
+	gogc := "the server's own (50)"
+	if cfg.gogc != "" {
+		gogc = cfg.gogc
+	}
+	fmt.Fprintf(tw, "server GOGC\t%s\n", gogc)
 	fmt.Fprintf(tw, "effective\tstartups=%d sizes=%v samples<=%d clients=%d\n", cfg.startups, cfg.sizes, cfg.samples, cfg.clients)
 	tw.Flush()
 }

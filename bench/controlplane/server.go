@@ -63,6 +63,9 @@ func startServer(ctx context.Context, cfg config, dataDir string) (*server, star
 	defer logFile.Close() // the child holds its own descriptor
 	s.cmd = exec.Command(cfg.portway, args...)
 	s.cmd.Stderr = logFile
+	if cfg.gogc != "" {
+		s.cmd.Env = append(os.Environ(), "GOGC="+cfg.gogc)
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: a Ctrl-C on the terminal reaches only the
 		// benchmark, which then stops the server with SIGTERM itself.
