@@ -24,11 +24,13 @@ import (
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericfeatures "k8s.io/apiserver/pkg/features"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	certutil "k8s.io/client-go/util/cert"
@@ -194,6 +196,12 @@ var longRunning = genericfilters.BasicLongRunningRequestCheck(
 	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
 func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, error) {
+	// portway exports no traces. Without a tracing configuration the
+	// OpenTelemetry filter and etcd client interceptors, on by default in
+	// 1.32, record nothing but cost every request CPU and allocations.
+	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(map[string]bool{string(genericfeatures.APIServerTracing): false}); err != nil {
+		return nil, err
+	}
 	cfg := genericapiserver.NewRecommendedConfig(registry.Codecs)
 	// On shutdown, end open watches (clients relist elsewhere or later)
 	// instead of waiting for them: without this, Shutdown blocks on them.
