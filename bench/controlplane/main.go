@@ -108,7 +108,7 @@ func parseFlags() (config, error) {
 	flag.BoolVar(&quick, "quick", false, "smoke test: sizes 100 only, 1 startup")
 	flag.IntVar(&cfg.samples, "samples", 1000, "at most this many sequential creates and gets per size")
 	flag.IntVar(&cfg.clients, "clients", 8, "concurrent clients for create throughput")
-	flag.StringVar(&cfg.gogc, "gogc", "", "GOGC for the server processes, e.g. 100 or off (default: the server's own, 50)")
+	flag.StringVar(&cfg.gogc, "gogc", "", "GOGC for the server processes, e.g. 100 or off (default: the server's own)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments %q", flag.Args())

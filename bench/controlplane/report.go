@@ -34,7 +34,7 @@ func printHeader(w io.Writer, cfg config, tmp string) {
 		fsync = "on (etcd fsyncs every commit)"
 	}
 	fmt.Fprintf(tw, "etcd fsync\t%s\n", fsync)
-	gogc := "the server's own (50)"
+	gogc := "the server's own"
 	if cfg.gogc != "" {
 		gogc = cfg.gogc
 	}
