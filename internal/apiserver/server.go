@@ -16,8 +16,10 @@ import (
 
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
@@ -25,6 +27,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericfeatures "k8s.io/apiserver/pkg/features"
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
@@ -115,11 +118,14 @@ func Run(ctx context.Context, o Options, ready func()) error {
 
 	start := time.Now()
 	log := klog.FromContext(ctx)
-	transport, stopEtcd, err := startEtcd(ctx, o, pki)
+	transport, client, stopEtcd, err := startEtcd(ctx, o, pki)
 	if err != nil {
 		return err
 	}
 	defer stopEtcd()
+	backend := etcd.NewBackend(client)
+	// kube-apiserver's default --etcd-compaction-interval.
+	backend.StartCompactor(ctx, storagebackend.DefaultCompactInterval)
 	log.V(1).Info("etcd ready", "elapsed", time.Since(start))
 
 	cfg, err := config(o, pki, bindIP, port, transport)
@@ -133,12 +139,12 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	log.V(1).Info("server built", "elapsed", time.Since(start))
-	services := service.Config{ClusterIPRange: o.ServiceClusterIPRange, NodePortRange: o.NodePortRange}
+	services := service.Config{ClusterIPRange: o.ServiceClusterIPRange, NodePortRange: o.NodePortRange, Backend: backend}
 	kubelets, err := kubeletTransport(pki)
 	if err != nil {
 		return err
 	}
-	if err := installAPIs(server, cfg.RESTOptionsGetter, services, kubelets); err != nil {
+	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, services, kubelets); err != nil {
 		return err
 	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
@@ -168,10 +174,18 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	return server.PrepareRun().RunWithContext(ctx)
 }
 
-func startEtcd(ctx context.Context, o Options, pki authn.PKI) (storagebackend.TransportConfig, func(), error) {
+// startEtcd starts the embedded etcd, or reaches the external one. It
+// returns the client the API server's storage shares, the transport its
+// health checks dial, and a func that closes both.
+func startEtcd(ctx context.Context, o Options, pki authn.PKI) (storagebackend.TransportConfig, *clientv3.Client, func(), error) {
 	if len(o.EtcdServers) > 0 {
-		return storagebackend.TransportConfig{ServerList: o.EtcdServers, TrustedCAFile: o.EtcdCAFile,
-			CertFile: o.EtcdCertFile, KeyFile: o.EtcdKeyFile}, func() {}, nil
+		transport := storagebackend.TransportConfig{ServerList: o.EtcdServers, TrustedCAFile: o.EtcdCAFile,
+			CertFile: o.EtcdCertFile, KeyFile: o.EtcdKeyFile}
+		client, err := etcd.NewClient(ctx, transport)
+		if err != nil {
+			return transport, nil, nil, err
+		}
+		return transport, client, func() { client.Close() }, nil
 	}
 	e := etcd.Embedded{
 		Dir:           filepath.Join(o.DataDir, "etcd"),
@@ -183,10 +197,24 @@ func startEtcd(ctx context.Context, o Options, pki authn.PKI) (storagebackend.Tr
 	}
 	srv, err := e.Start(ctx)
 	if err != nil {
-		return storagebackend.TransportConfig{}, nil, err
+		return storagebackend.TransportConfig{}, nil, nil, err
 	}
-	return storagebackend.TransportConfig{ServerList: []string{srv.URL}, TrustedCAFile: e.ClientCAFile,
-		CertFile: pki.Path(authn.EtcdClientCert), KeyFile: pki.Path(authn.EtcdClientKey)}, srv.Close, nil
+	client := srv.Client()
+	transport := storagebackend.TransportConfig{ServerList: []string{srv.URL}, TrustedCAFile: e.ClientCAFile,
+		CertFile: pki.Path(authn.EtcdClientCert), KeyFile: pki.Path(authn.EtcdClientKey)}
+	return transport, client, func() { client.Close(); srv.Close() }, nil
+}
+
+// sharedStorage builds every resource's storage on the one shared client.
+type sharedStorage struct {
+	generic.RESTOptionsGetter
+	backend *etcd.Backend
+}
+
+func (s sharedStorage) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
+	opts, err := s.RESTOptionsGetter.GetRESTOptions(resource, example)
+	opts.Decorator = s.backend.Decorate
+	return opts, err
 }
 
 // longRunning is kube-apiserver's: watches and streams (logs -f, exec,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"slices"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,7 +14,6 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
-	cacherstorage "k8s.io/apiserver/pkg/storage/cacher"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/apiserver/pkg/storage/storagebackend/factory"
 	"k8s.io/apiserver/pkg/util/dryrun"
@@ -28,10 +26,12 @@ import (
 	"github.com/portway/portway/internal/storage/etcd"
 )
 
-// Config is the address plan Services are allocated from.
+// Config is the address plan Services are allocated from, and the etcd
+// their claims are kept in.
 type Config struct {
 	ClusterIPRange *net.IPNet
 	NodePortRange  *allocator.PortRange
+	Backend        *etcd.Backend
 }
 
 // claimRoot is where the claim keys live in etcd, next to the objects.
@@ -45,7 +45,7 @@ func NewStorage(opts generic.RESTOptionsGetter, cfg Config) (map[string]rest.Sto
 	}
 	a := &allocations{ips: ips, ports: cfg.NodePortRange, pending: map[string]int{}}
 	var cs *claims.Store
-	s, err := Resource.NewStorage(claimsOptions{opts, func(c *claims.Store) { cs = c }})
+	s, err := Resource.NewStorage(claimsOptions{opts, cfg.Backend, func(c *claims.Store) { cs = c }})
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +250,8 @@ func defaultOnReadService(svc *corev1.Service) {
 // beneath the watch cache, and reports the claims.Store it built.
 type claimsOptions struct {
 	generic.RESTOptionsGetter
-	built func(*claims.Store)
+	backend *etcd.Backend
+	built   func(*claims.Store)
 }
 
 func (o claimsOptions) GetRESTOptions(resource schema.GroupResource, example runtime.Object) (generic.RESTOptions, error) {
@@ -265,42 +266,20 @@ func (o claimsOptions) GetRESTOptions(resource schema.GroupResource, example run
 func (o claimsOptions) decorate(config *storagebackend.ConfigForResource, resourcePrefix string,
 	keyFunc func(obj runtime.Object) (string, error), newFunc, newListFunc func() runtime.Object,
 	getAttrsFunc storage.AttrFunc, triggerFuncs storage.IndexerFuncs, indexers *cache.Indexers) (storage.Interface, factory.DestroyFunc, error) {
-	raw, destroyRaw, err := generic.NewRawStorage(config, newFunc, newListFunc, resourcePrefix)
-	if err != nil {
-		return nil, nil, err
-	}
-	client, err := etcd.NewClient(config.Transport)
-	if err != nil {
-		destroyRaw()
-		return nil, nil, err
-	}
+	raw := o.backend.Raw(config, newFunc, newListFunc, resourcePrefix)
+	cs := claims.New(raw, o.backend.Client(), config.Codec, newFunc, config.Prefix, claimRoot, claimsOf)
 	ctx, cancel := context.WithCancel(context.Background())
-	cs := claims.New(raw, client, config.Codec, newFunc, config.Prefix, claimRoot, claimsOf)
 	if err := cs.Resync(ctx); err != nil {
 		cancel()
-		client.Close()
-		destroyRaw()
 		return nil, nil, err
 	}
 	o.built(cs)
-	cacher, err := cacherstorage.NewCacherFromConfig(cacherstorage.Config{
-		Storage: cs, Versioner: storage.APIObjectVersioner{}, GroupResource: config.GroupResource,
-		ResourcePrefix: resourcePrefix, KeyFunc: keyFunc, NewFunc: newFunc, NewListFunc: newListFunc,
-		GetAttrsFunc: getAttrsFunc, IndexerFuncs: triggerFuncs, Indexers: indexers, Codec: config.Codec,
-	})
+	cacher, err := etcd.Cached(cs, config, resourcePrefix, keyFunc, newFunc, newListFunc, getAttrsFunc, triggerFuncs, indexers)
 	if err != nil {
 		cancel()
-		client.Close()
-		destroyRaw()
 		return nil, nil, err
 	}
-	var once sync.Once
-	return cacher, func() {
-		once.Do(func() {
-			cacher.Stop()
-			cancel()
-			client.Close()
-			destroyRaw()
-		})
-	}, nil
+	// Both are safe to call again: the destroy func is shared with
+	// services/status.
+	return cacher, func() { cacher.Stop(); cancel() }, nil
 }

@@ -1,7 +1,7 @@
 // Package etcd provides the etcd that holds the cluster state: an embedded
 // single-member etcd in the data directory by default, or an external etcd
-// cluster. Either way the apiserver reaches it through the same clientv3
-// transport configuration.
+// cluster. Either way the API server's storage shares one clientv3 client
+// (Backend).
 package etcd
 
 import (
@@ -18,6 +18,7 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 )
 
@@ -104,6 +105,10 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 // Close stops the embedded etcd.
 func (s *Server) Close() { s.etcd.Close() }
 
+// Client is a client that calls this etcd in process: no gRPC, TLS or
+// socket between the API server and its own etcd.
+func (s *Server) Client() *clientv3.Client { return v3client.New(s.etcd.Server) }
+
 // pickPorts sets cfg's client, client HTTP and peer URLs to unused loopback
 // ports and returns the client URL. etcd's HTTP endpoints (health,
 // metrics) get a port of their own: sharing one, etcd serves TLS gRPC
@@ -128,9 +133,11 @@ func pickPorts(cfg *embed.Config) (string, error) {
 	return client.String(), nil
 }
 
-// NewClient connects to the etcd a storage transport config names.
-func NewClient(t storagebackend.TransportConfig) (*clientv3.Client, error) {
-	cfg := clientv3.Config{Endpoints: t.ServerList, DialTimeout: 20 * time.Second}
+// NewClient connects to the etcd a storage transport config names, with
+// kube-apiserver's keepalives, and checks that it answers.
+func NewClient(ctx context.Context, t storagebackend.TransportConfig) (*clientv3.Client, error) {
+	cfg := clientv3.Config{Endpoints: t.ServerList, DialTimeout: 20 * time.Second,
+		DialKeepAliveTime: 30 * time.Second, DialKeepAliveTimeout: 10 * time.Second}
 	if t.CertFile != "" || t.KeyFile != "" || t.TrustedCAFile != "" {
 		tlsCfg, err := (transport.TLSInfo{CertFile: t.CertFile, KeyFile: t.KeyFile, TrustedCAFile: t.TrustedCAFile}).ClientConfig()
 		if err != nil {
@@ -138,5 +145,17 @@ func NewClient(t storagebackend.TransportConfig) (*clientv3.Client, error) {
 		}
 		cfg.TLS = tlsCfg
 	}
-	return clientv3.New(cfg)
+	c, err := clientv3.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// The client connects lazily; without this a wrong URL would only show
+	// as requests that retry forever.
+	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
+	if _, err := c.Get(ctx, "health"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("etcd %v does not answer: %w", t.ServerList, err)
+	}
+	return c, nil
 }
