@@ -147,6 +147,9 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, services, kubelets); err != nil {
 		return err
 	}
+	if err := installOpenAPI(server, cfg.OpenAPIConfig, cfg.OpenAPIV3Config); err != nil {
+		return err
+	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
 	server.AddPostStartHookOrDie("portway-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
 		log.V(1).Info("serving", "elapsed", time.Since(start))
@@ -272,6 +275,7 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 	cfg.OpenAPIConfig.Info.Title = "Kubernetes"
 	cfg.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
 	cfg.OpenAPIV3Config.Info.Title = "Kubernetes"
+	cfg.SkipOpenAPIInstallation = true // installOpenAPI serves them, lazily
 
 	etcdOptions := genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil))
 	etcdOptions.StorageConfig.Transport = transport
