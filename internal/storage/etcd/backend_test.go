@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/storage"
+	etcdfeature "k8s.io/apiserver/pkg/storage/feature"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
 	"github.com/portway/portway/internal/apiserver/authn"
@@ -97,8 +98,16 @@ func TestBackendInProcess(t *testing.T) {
 		t.Fatal("no watch event for the created ConfigMap")
 	}
 
-	// A consistent read (no resourceVersion) that the cache answers once it
-	// has caught up with etcd's current revision.
+	// A consistent read (no resourceVersion), which the cache answers
+	// itself, once it has caught up with etcd's current revision, only if
+	// it knows that etcd answers watch progress requests.
+	for !etcdfeature.DefaultFeatureSupportChecker.Supports(storage.RequestWatchProgress) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the storage does not know that the in-process etcd answers watch progress requests")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	list := &corev1.ConfigMapList{}
 	if err := s.GetList(ctx, "/configmaps/", storage.ListOptions{Predicate: storage.Everything, Recursive: true}, list); err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"k8s.io/apiserver/pkg/storage"
+	etcdfeature "k8s.io/apiserver/pkg/storage/feature"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 )
 
@@ -107,7 +109,25 @@ func (s *Server) Close() { s.etcd.Close() }
 
 // Client is a client that calls this etcd in process: no gRPC, TLS or
 // socket between the API server and its own etcd.
-func (s *Server) Client() *clientv3.Client { return v3client.New(s.etcd.Server) }
+func (s *Server) Client() *clientv3.Client {
+	c := v3client.New(s.etcd.Server)
+	// k8s.io/apiserver learns whether etcd answers watch progress requests,
+	// which the watch cache's consistent reads need, by asking each of a
+	// client's endpoints for etcd's version; until then it sends every
+	// list to etcd. An in-process client has no endpoints, so give the
+	// check one: the in-process client answers Status whatever endpoint
+	// it names.
+	etcdfeature.DefaultFeatureSupportChecker.CheckClient(c.Ctx(), namedEndpoint{c, s.URL}, storage.RequestWatchProgress)
+	return c
+}
+
+// namedEndpoint is a client with the endpoint it reports.
+type namedEndpoint struct {
+	*clientv3.Client
+	endpoint string
+}
+
+func (c namedEndpoint) Endpoints() []string { return []string{c.endpoint} }
 
 // pickPorts sets cfg's client, client HTTP and peer URLs to unused loopback
 // ports and returns the client URL. etcd's HTTP endpoints (health,
