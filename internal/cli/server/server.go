@@ -84,8 +84,9 @@ func (f *ControlPlane) AddFlags(fl *pflag.FlagSet) {
 // gcPercent is the server's GOGC unless the environment sets one. Its heap
 // is mostly long-lived caches (watch caches, informers), so Go's default of
 // growing to twice the live heap before collecting mostly buys RSS: with 10k
-// ConfigMaps 50 gives 144 instead of 169 MiB, with 10k Services 356 instead
-// of 518 MiB, at the same request latency (bench/controlplane).
+// ConfigMaps 50 gives ~140 instead of 161 MiB, with 10k Services ~360
+// instead of 471 MiB, with no better create latency at 100
+// (bench/controlplane -gogc 100).
 const gcPercent = 50
 
 func (f *flagpole) run(cmd *cobra.Command) error {
