@@ -16,12 +16,13 @@ import (
 
 // installOpenAPI serves /openapi/v2 and /openapi/v3/<group-version> as the
 // library's PrepareRun does, from the same routes and definitions, but
-// builds each document on its first request instead of at start. Most
-// clients never ask for v2 (kubectl reads v3, for apply and explain), yet
-// building every document up front costs start-up time and several MiB of
-// heap for as long as the server runs. Call it after every API group is
-// installed, with the library's own installation turned off
-// (SkipOpenAPIInstallation).
+// builds the documents when they are first asked for instead of at start:
+// v2 on its first request, and every v3 document on the first request for
+// the /openapi/v3 index (which holds a hash of each). Most clients never
+// ask for v2 and only kubectl apply and explain read v3, yet building every
+// document up front costs start-up time and several MiB of heap for as long
+// as the server runs. Call it after every API group is installed, with the
+// library's own installation turned off (SkipOpenAPIInstallation).
 func installOpenAPI(s *genericapiserver.GenericAPIServer, v2 *common.Config, v3 *common.OpenAPIV3Config) error {
 	services := s.Handler.GoRestfulContainer.RegisteredWebServices()
 	mux := s.Handler.NonGoRestfulMux
@@ -43,12 +44,27 @@ func installOpenAPI(s *genericapiserver.GenericAPIServer, v2 *common.Config, v3 
 	if err := byGroupVersion.RegisterOpenAPIV3VersionedService("/openapi/v3", mux); err != nil {
 		return err
 	}
-	for _, ws := range services {
-		gv := ws.RootPath()[1:] // "api/v1", "apis/apps/v1"
-		byGroupVersion.UpdateGroupVersionLazy(gv, cached.Once(cached.Func(func() (*spec3.OpenAPI, string, error) {
+	// The v3 builder changes the definitions that the documents go on
+	// sharing (it deletes keys from schemas' extension maps), so no
+	// document may be served while another is built: build them all, one
+	// after another as PrepareRun does, before serving any. The index asks
+	// for all of them at once anyway.
+	v3Docs := cached.Once(cached.Func(func() (map[string]*spec3.OpenAPI, string, error) {
+		docs := map[string]*spec3.OpenAPI{}
+		for _, ws := range services {
 			doc, err := builder3.BuildOpenAPISpecFromRoutes(restfuladapter.AdaptWebServices([]*restful.WebService{ws}), v3)
-			return doc, gv, err
-		})))
+			if err != nil {
+				return nil, "", err
+			}
+			docs[ws.RootPath()[1:]] = doc // "api/v1", "apis/apps/v1"
+		}
+		return docs, "v3", nil
+	}))
+	for _, ws := range services {
+		gv := ws.RootPath()[1:]
+		byGroupVersion.UpdateGroupVersionLazy(gv, cached.Transform(func(docs map[string]*spec3.OpenAPI, _ string, err error) (*spec3.OpenAPI, string, error) {
+			return docs[gv], gv, err
+		}, v3Docs))
 	}
 	return nil
 }
