@@ -124,8 +124,11 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	}
 	defer stopEtcd()
 	backend := etcd.NewBackend(client)
+	// Stopped before the client closes, however Run returns.
+	compactCtx, stopCompactor := context.WithCancel(ctx)
+	defer stopCompactor()
 	// kube-apiserver's default --etcd-compaction-interval.
-	backend.StartCompactor(ctx, storagebackend.DefaultCompactInterval)
+	backend.StartCompactor(compactCtx, storagebackend.DefaultCompactInterval)
 	log.V(1).Info("etcd ready", "elapsed", time.Since(start))
 
 	cfg, err := config(o, pki, bindIP, port, transport)
@@ -145,9 +148,11 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, services, kubelets); err != nil {
+		server.Destroy() // the watch caches built so far, before the client closes
 		return err
 	}
 	if err := installOpenAPI(server, cfg.OpenAPIConfig, cfg.OpenAPIV3Config); err != nil {
+		server.Destroy()
 		return err
 	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))

@@ -14,8 +14,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/storage"
+	cachermetrics "k8s.io/apiserver/pkg/storage/cacher/metrics"
 	etcdfeature "k8s.io/apiserver/pkg/storage/feature"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/component-base/metrics/testutil"
 
 	"github.com/portway/portway/internal/apiserver/authn"
 	"github.com/portway/portway/internal/registry"
@@ -108,12 +110,21 @@ func TestBackendInProcess(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	cachermetrics.Register()
+	fromCache := cachermetrics.ConsistentReadTotal.WithLabelValues("/configmaps", "true", "false")
+	before, err := testutil.GetCounterMetricValue(fromCache)
+	if err != nil {
+		t.Fatal(err)
+	}
 	list := &corev1.ConfigMapList{}
 	if err := s.GetList(ctx, "/configmaps/", storage.ListOptions{Predicate: storage.Everything, Recursive: true}, list); err != nil {
 		t.Fatal(err)
 	}
 	if len(list.Items) != 1 || list.Items[0].Data["k"] != "v" || list.ResourceVersion != created.ResourceVersion {
 		t.Fatalf("list = %d items at %s, want a at %s", len(list.Items), list.ResourceVersion, created.ResourceVersion)
+	}
+	if after, err := testutil.GetCounterMetricValue(fromCache); err != nil || after != before+1 {
+		t.Fatalf("the consistent list was not answered by the watch cache (consistent reads from cache %v -> %v, %v)", before, after, err)
 	}
 }
 

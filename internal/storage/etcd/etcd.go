@@ -108,7 +108,10 @@ func (e Embedded) Start(ctx context.Context) (*Server, error) {
 func (s *Server) Close() { s.etcd.Close() }
 
 // Client is a client that calls this etcd in process: no gRPC, TLS or
-// socket between the API server and its own etcd.
+// socket between the API server and its own etcd. It also skips etcd's
+// gRPC interceptors (a lost leader does not fail or cancel its requests
+// and watches) and the client's retries; a lone member does not lose its
+// leader.
 func (s *Server) Client() *clientv3.Client {
 	c := v3client.New(s.etcd.Server)
 	// k8s.io/apiserver learns whether etcd answers watch progress requests,
