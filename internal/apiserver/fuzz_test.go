@@ -89,17 +89,24 @@ func fuzzDo(t testing.TB, method, path, contentType string, body []byte) (int, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+fuzzServer.token)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	resp, out := fuzzSend(t, req)
+	return resp.StatusCode, out
+}
+
+// fuzzSend sends req to the fuzz server as the admin and reads the answer.
+func fuzzSend(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	req.Header.Set("Authorization", "Bearer "+fuzzServer.token)
 	resp, err := fuzzServer.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return resp, out
 }
 
 var (
