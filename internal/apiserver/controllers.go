@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,20 +28,19 @@ import (
 	"github.com/portway/portway/internal/controllers/nodelifecycle"
 	"github.com/portway/portway/internal/controllers/replicaset"
 	"github.com/portway/portway/internal/controllers/scheduler"
-	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
-// startControllers runs the control plane's controllers and the scheduler.
-// They are ordinary API clients: informers over the loopback connection,
-// never storage. nodeGrace is --node-monitor-grace-period (40 s when 0).
-func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, podSubnets *allocator.SubnetRange, nodeGrace time.Duration) error {
+// startControllers runs the control plane's controllers and the scheduler
+// until ctx ends, each counted in running until it has stopped. They are
+// ordinary API clients: informers from factory over the loopback
+// connection, never storage. nodeGrace is --node-monitor-grace-period (40 s
+// when 0).
+func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Config, client kubernetes.Interface, factory informers.SharedInformerFactory, podSubnets *allocator.SubnetRange, nodeGrace time.Duration) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
-		informers.WithTransform(trim.ManagedFields))
 	ns := namespace.New(client, dyn, factory)
 	epClient, err := controllerClient(cfg, "endpoint-controller")
 	if err != nil {
@@ -88,16 +88,9 @@ func startControllers(ctx context.Context, cfg *rest.Config, client kubernetes.I
 	deploy := deployment.New(deployClient, factory, nil)
 	factory.Start(ctx.Done())
 	gc := garbagecollector.New(gcMeta, gcClient.Discovery(), started(factory))
-	go ns.Run(ctx)
-	go ep.Run(ctx)
-	go eps.Run(ctx)
-	go epm.Run(ctx)
-	go ipam.Run(ctx)
-	go lifecycle.Run(ctx)
-	go sched.Run(ctx)
-	go rs.Run(ctx)
-	go deploy.Run(ctx)
-	go gc.Run(ctx)
+	for _, c := range []interface{ Run(context.Context) }{ns, ep, eps, epm, ipam, lifecycle, sched, rs, deploy, gc} {
+		running.Go(func() { c.Run(ctx) })
+	}
 	return nil
 }
 

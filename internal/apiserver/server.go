@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	genericfilters "k8s.io/apiserver/pkg/server/filters"
@@ -21,6 +22,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
@@ -30,12 +32,14 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/apiserver/pkg/server/healthz"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
 	basecompatibility "k8s.io/component-base/version"
 	"k8s.io/klog/v2"
@@ -46,6 +50,7 @@ import (
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/registry/service"
 	"github.com/portway/portway/internal/storage/etcd"
+	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
@@ -131,7 +136,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	backend.StartCompactor(compactCtx, storagebackend.DefaultCompactInterval)
 	log.V(1).Info("etcd ready", "elapsed", time.Since(start))
 
-	cfg, err := config(o, pki, bindIP, port, transport)
+	cfg, factory, err := config(o, pki, bindIP, port, transport)
 	if err != nil {
 		return err
 	}
@@ -156,17 +161,34 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
-	server.AddPostStartHookOrDie("portway-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
+	if err := server.AddReadyzChecks(healthz.NewInformerSyncHealthz(factory)); err != nil {
+		server.Destroy()
+		return err
+	}
+
+	// The in-process clients (admission's and the controllers' informers,
+	// the controllers' writes) run on inProcess. A pre-shutdown hook ends
+	// it and closes their connections before the HTTP server stops. The
+	// library would cancel the post-start hooks' context only as the HTTP
+	// server stops, and a client still connected then makes Go's HTTP/2
+	// server wait a second (x/net's goAwayTimeout) for it to hang up.
+	inProcess, stopInProcess := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopInProcess()
+	var running sync.WaitGroup
+	running.Add(1) // the post-start hook, until it has started everything
+	server.AddPostStartHookOrDie("portway-bootstrap", func(genericapiserver.PostStartHookContext) error {
+		defer running.Done()
 		log.V(1).Info("serving", "elapsed", time.Since(start))
-		client, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)
+		factory.Start(inProcess.Done()) // admission needs it for the bootstrap objects
+		client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
 		if err != nil {
 			return err
 		}
 		b := bootstrap{client: client, kubernetesIP: kubernetesIP, advertise: advertise, port: int32(port)}
-		if err := b.run(hc); err != nil {
+		if err := b.run(inProcess); err != nil {
 			return err
 		}
-		if err := startControllers(hc, hc.LoopbackClientConfig, client, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
+		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, factory, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
 			return err
 		}
 		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)
@@ -177,6 +199,19 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		if ready != nil {
 			ready()
 		}
+		return nil
+	})
+	server.AddPreShutdownHookOrDie("portway-stop-in-process-clients", func() error {
+		stopInProcess()
+		running.Wait()
+		factory.Shutdown()
+		// Their connections are idle now: close them, so that the HTTP
+		// server does not wait for them.
+		rt, err := rest.TransportFor(cfg.LoopbackClientConfig)
+		if err != nil {
+			return err
+		}
+		utilnet.CloseIdleConnectionsFor(rt)
 		return nil
 	})
 	return server.PrepareRun().RunWithContext(ctx)
@@ -231,12 +266,12 @@ func (s sharedStorage) GetRESTOptions(resource schema.GroupResource, example run
 var longRunning = genericfilters.BasicLongRunningRequestCheck(
 	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
-func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, error) {
+func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
 	// portway exports no traces. Without a tracing configuration the
 	// OpenTelemetry filter and etcd client interceptors, on by default in
 	// 1.32, record nothing but cost every request CPU and allocations.
 	if err := utilfeature.DefaultMutableFeatureGate.SetFromMap(map[string]bool{string(genericfeatures.APIServerTracing): false}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg := genericapiserver.NewRecommendedConfig(registry.Codecs)
 	// On shutdown, end open watches (clients relist elsewhere or later)
@@ -248,24 +283,24 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 	secure.BindAddress, secure.BindPort = bindIP, port
 	secure.ServerCert.CertKey = genericoptions.CertKey{CertFile: pki.Path(authn.ServingCert), KeyFile: pki.Path(authn.ServingKey)}
 	if err := secure.ApplyTo(&cfg.SecureServing, &cfg.LoopbackClientConfig); err != nil {
-		return nil, fmt.Errorf("serving on %s: %w", o.Listen, err)
+		return nil, nil, fmt.Errorf("serving on %s: %w", o.Listen, err)
 	}
 	caPEM, err := os.ReadFile(pki.Path(authn.CACert))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", caPEM)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.SecureServing.ClientCA = clientCA
 	roots, err := certutil.NewPoolFromBytes(caPEM)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	token, err := pki.Token()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Authentication.Authenticator = authn.NewAuthenticator(roots, token)
 	cfg.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
@@ -299,29 +334,33 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 	// events.k8s.io Events are core Events in the same keys, as in Kubernetes.
 	storageFactory.AddCohabitatingResources(corev1.Resource("events"), eventsv1.Resource("events"))
 	if err := etcdOptions.ApplyWithStorageFactoryTo(storageFactory, &cfg.Config); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.ClientConfig = cfg.LoopbackClientConfig
-	cfg.SharedInformerFactory = informers.NewSharedInformerFactory(client, 10*time.Minute)
+	// One factory for admission's informers and the controllers', which
+	// Run starts and stops itself (not cfg.SharedInformerFactory, whose
+	// informers the library stops only once the HTTP server is stopping).
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
+		informers.WithTransform(trim.ManagedFields))
 	// NamespaceLifecycle admission, as in every Kubernetes apiserver: no
 	// objects in missing or terminating namespaces, and default, kube-system
 	// and kube-public may not be deleted.
 	ns, err := lifecycle.NewLifecycle(sets.NewString(corev1.NamespaceDefault, "kube-system", "kube-public"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ns.SetExternalKubeClientSet(client)
-	ns.SetExternalKubeInformerFactory(cfg.SharedInformerFactory)
+	ns.SetExternalKubeInformerFactory(factory)
 	if err := ns.ValidateInitialization(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.AdmissionControl = ns
-	return cfg, nil
+	return cfg, factory, nil
 }
 
 // firstIP is the first usable address of a CIDR: the kubernetes Service's IP.

@@ -6,6 +6,7 @@ package controllers
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -45,23 +46,29 @@ func NewQueueWithLimiter(name string, limiter workqueue.TypedRateLimiter[string]
 }
 
 // Run waits for the caches to sync, calls started (if any) to queue initial
-// work, and drains the queue until ctx ends.
+// work, and drains the queue until ctx ends. It returns once every worker
+// has finished the key it was on, so that no request of theirs outlives it.
 func (w *Worker) Run(ctx context.Context, synced []cache.InformerSynced, started func()) {
 	defer utilruntime.HandleCrash()
 	defer w.Queue.ShutDown()
 	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return
 	}
+	var workers sync.WaitGroup
 	for range max(w.Workers, 1) {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			for w.next(ctx) {
-			}
-		}, time.Second)
+		workers.Go(func() {
+			wait.UntilWithContext(ctx, func(ctx context.Context) {
+				for w.next(ctx) {
+				}
+			}, time.Second)
+		})
 	}
 	if started != nil {
 		started()
 	}
 	<-ctx.Done()
+	w.Queue.ShutDown() // a worker waiting for a key gets none
+	workers.Wait()
 }
 
 func (w *Worker) next(ctx context.Context) bool {

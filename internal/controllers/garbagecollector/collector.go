@@ -73,6 +73,8 @@ type Collector struct {
 	mu       sync.RWMutex
 	monitors map[schema.GroupResource]*monitor
 	mapper   meta.RESTMapper
+	// informers counts the monitors' own informers still running.
+	informers sync.WaitGroup
 
 	deleteQueue workqueue.TypedRateLimitingInterface[string]
 	orphanQueue workqueue.TypedRateLimitingInterface[string]
@@ -94,14 +96,20 @@ func New(metaClient metadata.Interface, disc discovery.DiscoveryInterface, share
 }
 
 // Run works until ctx ends. The workers start once the caches of the
-// resources found at start have synced.
+// resources found at start have synced. It returns once its workers and
+// informers have stopped.
 func (c *Collector) Run(ctx context.Context) {
 	synced := c.resync(ctx)
-	go c.discoveryLoop(ctx, discoveryPeriod)
-	go (&controllers.Worker{Name: "garbagecollector-orphan", Queue: c.orphanQueue, Workers: orphanWorkers,
-		Sync: controllers.Once(c.orphan)}).Run(ctx, synced, nil)
+	var loops sync.WaitGroup
+	loops.Go(func() { c.discoveryLoop(ctx, discoveryPeriod) })
+	loops.Go(func() {
+		(&controllers.Worker{Name: "garbagecollector-orphan", Queue: c.orphanQueue, Workers: orphanWorkers,
+			Sync: controllers.Once(c.orphan)}).Run(ctx, synced, nil)
+	})
 	(&controllers.Worker{Name: "garbagecollector", Queue: c.deleteQueue, Workers: deleteWorkers,
 		Sync: controllers.Once(c.attemptToDelete)}).Run(ctx, synced, nil)
+	loops.Wait() // the discovery loop has ended every monitor
+	c.informers.Wait()
 }
 
 func hasFinalizer(obj metav1.Object, f string) bool {

@@ -153,7 +153,7 @@ func (c *Collector) resync(ctx context.Context) []cache.InformerSynced {
 		}
 		c.monitors[gvr.GroupResource()] = m
 		if m.stop != nil {
-			go m.informer.Run(m.stop)
+			c.informers.Go(func() { m.informer.Run(m.stop) })
 		}
 		synced = append(synced, m.handler.HasSynced)
 		log.V(2).Info("Garbage collector watches", "resource", gvr.String(), "shared", m.stop == nil)

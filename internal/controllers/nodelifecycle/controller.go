@@ -243,8 +243,10 @@ func (c *Controller) Run(ctx context.Context) {
 		Sync: controllers.Once(c.syncNoScheduleTaints)}
 	podWorker := &controllers.Worker{Name: "node-lifecycle-pods", Queue: c.podQueue, Workers: 4,
 		Sync: controllers.Once(c.syncPod)}
-	go nodeWorker.Run(ctx, c.synced, nil)
-	go podWorker.Run(ctx, c.synced, nil)
+	var workers sync.WaitGroup
+	defer workers.Wait()
+	workers.Go(func() { nodeWorker.Run(ctx, c.synced, nil) })
+	workers.Go(func() { podWorker.Run(ctx, c.synced, nil) })
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
