@@ -186,6 +186,9 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		}
 		b := bootstrap{client: client, kubernetesIP: kubernetesIP, advertise: advertise, port: int32(port)}
 		if err := b.run(inProcess); err != nil {
+			if inProcess.Err() != nil {
+				return nil // stopped before it was done: no failure (which would be fatal)
+			}
 			return err
 		}
 		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, factory, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
