@@ -403,3 +403,32 @@ func TestPreferredVersionChange(t *testing.T) {
 		t.Error("the monitor of the old version still runs")
 	}
 }
+
+// Run returns only once the informers it started have stopped: the control
+// plane closes their connections after it.
+func TestRunStopsItsInformers(t *testing.T) {
+	h := newHarness(t)
+	ctx, cancel := context.WithCancel(h.ctx)
+	h.gc = New(recording{h.client, h}, h.disc, nil)
+	returned := make(chan struct{})
+	go func() {
+		h.gc.Run(ctx)
+		close(returned)
+	}()
+	var informers []cache.SharedIndexInformer
+	h.eventually("monitors started", func() bool {
+		h.gc.mu.RLock()
+		defer h.gc.mu.RUnlock()
+		for _, m := range h.gc.monitors { // resync adds them all under the lock
+			informers = append(informers, m.informer)
+		}
+		return len(informers) > 0
+	})
+	cancel()
+	<-returned
+	for _, inf := range informers {
+		if !inf.IsStopped() {
+			t.Error("an informer of the collector's still runs after Run returned")
+		}
+	}
+}
