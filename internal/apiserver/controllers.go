@@ -28,19 +28,22 @@ import (
 	"github.com/portway/portway/internal/controllers/nodelifecycle"
 	"github.com/portway/portway/internal/controllers/replicaset"
 	"github.com/portway/portway/internal/controllers/scheduler"
+	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
 // startControllers runs the control plane's controllers and the scheduler
-// until ctx ends, each counted in running until it has stopped. They are
-// ordinary API clients: informers from factory over the loopback
+// until ctx ends, each (and their informers) counted in running until it
+// has stopped. They are ordinary API clients: informers over the loopback
 // connection, never storage. nodeGrace is --node-monitor-grace-period (40 s
 // when 0).
-func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Config, client kubernetes.Interface, factory informers.SharedInformerFactory, podSubnets *allocator.SubnetRange, nodeGrace time.Duration) error {
+func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Config, client kubernetes.Interface, podSubnets *allocator.SubnetRange, nodeGrace time.Duration) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
+		informers.WithTransform(trim.ManagedFields))
 	ns := namespace.New(client, dyn, factory)
 	epClient, err := controllerClient(cfg, "endpoint-controller")
 	if err != nil {
@@ -87,6 +90,10 @@ func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Co
 	rs := replicaset.New(rsClient, factory, nil)
 	deploy := deployment.New(deployClient, factory, nil)
 	factory.Start(ctx.Done())
+	running.Go(func() {
+		<-ctx.Done()
+		factory.Shutdown()
+	})
 	gc := garbagecollector.New(gcMeta, gcClient.Discovery(), started(factory))
 	for _, c := range []interface{ Run(context.Context) }{ns, ep, eps, epm, ipam, lifecycle, sched, rs, deploy, gc} {
 		running.Go(func() { c.Run(ctx) })

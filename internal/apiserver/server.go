@@ -50,7 +50,6 @@ import (
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/registry/service"
 	"github.com/portway/portway/internal/storage/etcd"
-	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
@@ -136,7 +135,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	backend.StartCompactor(compactCtx, storagebackend.DefaultCompactInterval)
 	log.V(1).Info("etcd ready", "elapsed", time.Since(start))
 
-	cfg, factory, err := config(o, pki, bindIP, port, transport)
+	cfg, admission, err := config(o, pki, bindIP, port, transport)
 	if err != nil {
 		return err
 	}
@@ -161,37 +160,47 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
-	if err := server.AddReadyzChecks(healthz.NewInformerSyncHealthz(factory)); err != nil {
+	// What the library adds for cfg.SharedInformerFactory.
+	if err := server.AddReadyzChecks(healthz.NewInformerSyncHealthz(admission)); err != nil {
 		server.Destroy()
 		return err
 	}
 
-	// The in-process clients (admission's and the controllers' informers,
-	// the controllers' writes) run on inProcess. A pre-shutdown hook ends
-	// it and closes their connections before the HTTP server stops. The
-	// library would cancel the post-start hooks' context only as the HTTP
-	// server stops, and a client still connected then makes Go's HTTP/2
-	// server wait a second (x/net's goAwayTimeout) for it to hang up.
+	// The in-process clients (the bootstrap, the controllers and their
+	// informers, then admission's informers) run on contexts of Run's own,
+	// which a pre-shutdown hook ends, before closing their connections and
+	// letting the HTTP server stop. The library cancels the post-start
+	// hooks' context only as the HTTP server stops, and a client still
+	// connected then makes Go's HTTP/2 server wait a second (x/net's
+	// goAwayTimeout) for it to hang up.
 	inProcess, stopInProcess := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopInProcess()
+	admissionCtx, stopAdmission := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmission()
+	loopback, err := rest.TransportFor(cfg.LoopbackClientConfig) // what every in-process client shares
+	if err != nil {
+		server.Destroy()
+		return err
+	}
 	var running sync.WaitGroup
 	running.Add(1) // the post-start hook, until it has started everything
 	server.AddPostStartHookOrDie("portway-bootstrap", func(genericapiserver.PostStartHookContext) error {
 		defer running.Done()
 		log.V(1).Info("serving", "elapsed", time.Since(start))
-		factory.Start(inProcess.Done()) // admission needs it for the bootstrap objects
+		admission.Start(admissionCtx.Done()) // needed for the bootstrap objects
 		client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
 		if err != nil {
 			return err
 		}
 		b := bootstrap{client: client, kubernetesIP: kubernetesIP, advertise: advertise, port: int32(port)}
-		if err := b.run(inProcess); err != nil {
-			if inProcess.Err() != nil {
-				return nil // stopped before it was done: no failure (which would be fatal)
-			}
+		err = b.run(inProcess)
+		if inProcess.Err() != nil {
+			return nil // stopping before ready: no failure (which the library makes fatal)
+		}
+		if err != nil {
 			return err
 		}
-		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, factory, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
+		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
 			return err
 		}
 		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)
@@ -207,14 +216,12 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	server.AddPreShutdownHookOrDie("portway-stop-in-process-clients", func() error {
 		stopInProcess()
 		running.Wait()
-		factory.Shutdown()
-		// Their connections are idle now: close them, so that the HTTP
-		// server does not wait for them.
-		rt, err := rest.TransportFor(cfg.LoopbackClientConfig)
-		if err != nil {
-			return err
-		}
-		utilnet.CloseIdleConnectionsFor(rt)
+		// Admission's informers last: requests are still admitted until
+		// the hook returns.
+		stopAdmission()
+		admission.Shutdown()
+		// Best effort: a request cut short may still be closing its stream.
+		utilnet.CloseIdleConnectionsFor(loopback)
 		return nil
 	})
 	return server.PrepareRun().RunWithContext(ctx)
@@ -345,11 +352,10 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 		return nil, nil, err
 	}
 	cfg.ClientConfig = cfg.LoopbackClientConfig
-	// One factory for admission's informers and the controllers', which
-	// Run starts and stops itself (not cfg.SharedInformerFactory, whose
-	// informers the library stops only once the HTTP server is stopping).
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute,
-		informers.WithTransform(trim.ManagedFields))
+	// Admission's informers, which Run starts and stops itself (not
+	// cfg.SharedInformerFactory, whose informers the library stops only as
+	// the HTTP server stops).
+	admission := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	// NamespaceLifecycle admission, as in every Kubernetes apiserver: no
 	// objects in missing or terminating namespaces, and default, kube-system
 	// and kube-public may not be deleted.
@@ -358,12 +364,12 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 		return nil, nil, err
 	}
 	ns.SetExternalKubeClientSet(client)
-	ns.SetExternalKubeInformerFactory(factory)
+	ns.SetExternalKubeInformerFactory(admission)
 	if err := ns.ValidateInitialization(); err != nil {
 		return nil, nil, err
 	}
 	cfg.AdmissionControl = ns
-	return cfg, factory, nil
+	return cfg, admission, nil
 }
 
 // firstIP is the first usable address of a CIDR: the kubernetes Service's IP.
