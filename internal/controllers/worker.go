@@ -47,7 +47,8 @@ func NewQueueWithLimiter(name string, limiter workqueue.TypedRateLimiter[string]
 
 // Run waits for the caches to sync, calls started (if any) to queue initial
 // work, and drains the queue until ctx ends. It returns once every worker
-// has finished the key it was on, so that no request of theirs outlives it.
+// has finished the key it was on, so that no request of theirs outlives it;
+// the keys still queued are left.
 func (w *Worker) Run(ctx context.Context, synced []cache.InformerSynced, started func()) {
 	defer utilruntime.HandleCrash()
 	defer w.Queue.ShutDown()
@@ -67,7 +68,7 @@ func (w *Worker) Run(ctx context.Context, synced []cache.InformerSynced, started
 		started()
 	}
 	<-ctx.Done()
-	w.Queue.ShutDown() // a worker waiting for a key gets none
+	w.Queue.ShutDown() // a worker waiting for a key wakes up
 	workers.Wait()
 }
 
@@ -77,6 +78,11 @@ func (w *Worker) next(ctx context.Context) bool {
 		return false
 	}
 	defer w.Queue.Done(key)
+	if ctx.Err() != nil {
+		// A shut-down queue still hands out what it holds; a sync now
+		// would only fail (and maybe record a Warning event saying so).
+		return false
+	}
 	again, err := w.Sync(ctx, key)
 	log := klog.FromContext(ctx).WithValues("controller", w.Name, "key", key)
 	switch {

@@ -21,12 +21,7 @@ func TestWorkerRunWaitsForSyncs(t *testing.T) {
 			finished.Store(true)
 			return nil
 		})}
-	w.Queue.Add("a")
-	returned := make(chan struct{})
-	go func() {
-		w.Run(ctx, nil, nil)
-		close(returned)
-	}()
+	returned := start(ctx, w, "a")
 	<-inSync
 	cancel()
 	select {
@@ -42,4 +37,40 @@ func TestWorkerRunWaitsForSyncs(t *testing.T) {
 	if !w.Queue.ShuttingDown() {
 		t.Error("queue not shut down")
 	}
+}
+
+// Once ctx has ended, the keys still queued are not synced: each sync could
+// only fail.
+func TestWorkerRunLeavesQueuedKeys(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	inSync := make(chan struct{})
+	var synced atomic.Int32
+	w := &Worker{Name: "test", Queue: NewQueue("test"), Workers: 1,
+		Sync: Once(func(ctx context.Context, key string) error {
+			if synced.Add(1) == 1 {
+				close(inSync)
+				<-ctx.Done()
+			}
+			return ctx.Err()
+		})}
+	returned := start(ctx, w, "a", "b")
+	<-inSync
+	cancel()
+	<-returned
+	if n := synced.Load(); n != 1 {
+		t.Errorf("%d syncs, want 1: keys queued when ctx ended were synced", n)
+	}
+}
+
+// start queues keys and runs w; the channel closes when Run returns.
+func start(ctx context.Context, w *Worker, keys ...string) <-chan struct{} {
+	for _, k := range keys {
+		w.Queue.Add(k)
+	}
+	returned := make(chan struct{})
+	go func() {
+		w.Run(ctx, nil, nil)
+		close(returned)
+	}()
+	return returned
 }
