@@ -1,0 +1,101 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portway/portway/internal/apiserver/authn"
+)
+
+// TestStop: /readyz reports the library's checks plus ours, and a stopped
+// server leaves none of its controllers' goroutines behind, since the
+// pre-shutdown hook waits for them before the HTTP server stops.
+func TestStop(t *testing.T) {
+	if os.Getenv("PORTWAY_TEST_STOP") == "" {
+		// The package's other tests share a server that goes on running:
+		// look for leftovers in a process of this test's own.
+		cmd := exec.Command(os.Args[0], "-test.run=^TestStop$")
+		cmd.Env = append(os.Environ(), "PORTWAY_TEST_STOP=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		return
+	}
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, cidr, _ := net.ParseCIDR("10.96.0.0/12")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{DataDir: dir, Listen: addr, UnsafeNoFsync: true,
+			ServiceClusterIPRange: cidr, NodePortRange: mustPorts(), PodSubnets: mustSubnets()}, func() { close(ready) })
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("server not ready in 60s")
+	}
+
+	ca, err := os.ReadFile(authn.PKI{Dir: filepath.Join(dir, "pki")}.Path(authn.CACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	var body []byte
+	for range 100 { // informer-sync may need a moment after ready
+		resp, err := client.Get("https://" + addr + "/readyz?verbose")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, check := range []string{"[+]etcd ok", "[+]informer-sync ok", "[+]poststarthook/portway-bootstrap ok"} {
+		if !strings.Contains(string(body), check) {
+			t.Errorf("/readyz?verbose lacks %q:\n%s", check, body)
+		}
+	}
+	client.CloseIdleConnections()
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after cancel: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return in 60s after cancel")
+	}
+	stacks := make([]byte, 1<<22)
+	stacks = stacks[:runtime.Stack(stacks, true)]
+	for _, g := range strings.Split(string(stacks), "\n\n") {
+		if strings.Contains(g, "portway/portway/internal/controllers") {
+			t.Errorf("a controller goroutine outlived Run:\n%s", g)
+		}
+	}
+}
