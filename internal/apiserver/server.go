@@ -139,6 +139,10 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
+	loopback, err := rest.TransportFor(cfg.LoopbackClientConfig) // what every in-process client shares
+	if err != nil {
+		return err
+	}
 	// Discovery's serverAddressByClientCIDRs and the OpenAPI host say this.
 	cfg.ExternalAddress = net.JoinHostPort(advertise.String(), portStr)
 	server, err := cfg.Complete().New("portway", genericapiserver.NewEmptyDelegate())
@@ -146,6 +150,10 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	log.V(1).Info("server built", "elapsed", time.Since(start))
+	// What the library adds for cfg.SharedInformerFactory.
+	if err := server.AddReadyzChecks(healthz.NewInformerSyncHealthz(admission)); err != nil {
+		return err
+	}
 	services := service.Config{ClusterIPRange: o.ServiceClusterIPRange, NodePortRange: o.NodePortRange, Backend: backend}
 	kubelets, err := kubeletTransport(pki)
 	if err != nil {
@@ -160,11 +168,6 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
-	// What the library adds for cfg.SharedInformerFactory.
-	if err := server.AddReadyzChecks(healthz.NewInformerSyncHealthz(admission)); err != nil {
-		server.Destroy()
-		return err
-	}
 
 	// The in-process clients (the bootstrap, the controllers and their
 	// informers, then admission's informers) run on contexts of Run's own,
@@ -177,11 +180,6 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	defer stopInProcess()
 	admissionCtx, stopAdmission := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopAdmission()
-	loopback, err := rest.TransportFor(cfg.LoopbackClientConfig) // what every in-process client shares
-	if err != nil {
-		server.Destroy()
-		return err
-	}
 	var running sync.WaitGroup
 	running.Add(1) // the post-start hook, until it has started everything
 	server.AddPostStartHookOrDie("portway-bootstrap", func(genericapiserver.PostStartHookContext) error {
