@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -21,44 +17,8 @@ import (
 
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/storage/claims"
+	"github.com/portway/portway/internal/storage/etcd/etcdtest"
 )
-
-// startEtcd runs an in-process etcd on loopback for one test.
-func startEtcd(t *testing.T) *clientv3.Client {
-	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "error"
-	free := func() url.URL {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return url.URL{Scheme: "http", Host: l.Addr().String()}
-	}
-	c, p := free(), free()
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{c}, []url.URL{c}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{p}, []url.URL{p}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.UnsafeNoFsync = true
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(30 * time.Second):
-		t.Fatal("etcd not ready")
-	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{c.String()}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	return client
-}
 
 // portsOf claims every port number of a ConfigMap's data keys: a stand-in
 // for a Service's nodePorts that keeps the test about the storage layer.
@@ -99,7 +59,7 @@ func heldClaims(t *testing.T, client *clientv3.Client) map[string]string {
 }
 
 func TestCreateUpdateDelete(t *testing.T) {
-	client := startEtcd(t)
+	client := etcdtest.Client(t)
 	s := newStore(t, client)
 	ctx := context.Background()
 	out := &corev1.ConfigMap{}
@@ -153,7 +113,7 @@ func TestCreateUpdateDelete(t *testing.T) {
 // TestConcurrentClaims races many writers for few values: each value ends up
 // held by exactly one object, and every claim belongs to an object that has it.
 func TestConcurrentClaims(t *testing.T) {
-	client := startEtcd(t)
+	client := etcdtest.Client(t)
 	s := newStore(t, client)
 	ctx := context.Background()
 	var wg sync.WaitGroup

@@ -2,8 +2,6 @@ package etcd_test
 
 import (
 	"context"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,37 +17,16 @@ import (
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	"k8s.io/component-base/metrics/testutil"
 
-	"github.com/portway/portway/internal/apiserver/authn"
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/storage/etcd"
+	"github.com/portway/portway/internal/storage/etcd/etcdtest"
 )
-
-// startEmbedded runs the embedded etcd on loopback, with its certificates,
-// for one test.
-func startEmbedded(t *testing.T) *etcd.Server {
-	t.Helper()
-	dir := t.TempDir()
-	pki := authn.PKI{Dir: filepath.Join(dir, "pki")}
-	if err := pki.Ensure([]net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := etcd.Embedded{Dir: filepath.Join(dir, "etcd"), LogFile: filepath.Join(dir, "etcd.log"),
-		CertFile: pki.Path(authn.EtcdServingCert), KeyFile: pki.Path(authn.EtcdServingKey),
-		ClientCAFile: pki.Path(authn.EtcdCACert), UnsafeNoFsync: true}.Start(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // The watch-cached ConfigMap storage the API server builds, on the
 // embedded etcd's in-process client: writes, reads and watches work
 // without a connection of their own.
 func TestBackendInProcess(t *testing.T) {
-	srv := startEmbedded(t)
-	client := srv.Client()
-	t.Cleanup(func() { client.Close() })
+	client := etcdtest.Client(t)
 	b := etcd.NewBackend(client)
 
 	config := &storagebackend.ConfigForResource{
@@ -131,8 +108,7 @@ func TestBackendInProcess(t *testing.T) {
 // The watch cache keeps its consistent reads fresh with progress
 // notifications, which the in-process client must pass through.
 func TestBackendProgressNotify(t *testing.T) {
-	client := startEmbedded(t).Client()
-	t.Cleanup(func() { client.Close() })
+	client := etcdtest.Client(t)
 	ctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(context.Background()), 30*time.Second)
 	defer cancel()
 	put, err := client.Put(ctx, "/elsewhere", "x")
