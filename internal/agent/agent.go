@@ -151,6 +151,8 @@ func newClient(cfg Config, component string) (*rest.Config, kubernetes.Interface
 	}
 	v := version.Info()
 	restCfg.UserAgent = fmt.Sprintf("%s/%s (%s) kubernetes/%s", component, v.GitVersion, v.Platform, "portway")
+	// Protobuf, as kubelet and kube-proxy speak by default.
+	restCfg.ContentType = "application/vnd.kubernetes.protobuf"
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return nil, nil, err

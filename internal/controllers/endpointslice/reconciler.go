@@ -273,7 +273,7 @@ func (r *reconciler) finalize(ctx context.Context, svc *corev1.Service,
 	if svc.DeletionTimestamp == nil {
 		for _, s := range toCreate {
 			setTriggerTime(s, triggerTime)
-			created, err := client.Create(ctx, wire(s), metav1.CreateOptions{})
+			created, err := client.Create(ctx, s, metav1.CreateOptions{})
 			if err != nil {
 				if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 					return nil
@@ -285,7 +285,7 @@ func (r *reconciler) finalize(ctx context.Context, svc *corev1.Service,
 	}
 	for _, s := range toUpdate {
 		setTriggerTime(s, triggerTime)
-		updated, err := client.Update(ctx, wire(s), metav1.UpdateOptions{})
+		updated, err := client.Update(ctx, s, metav1.UpdateOptions{})
 		if err != nil {
 			return fmt.Errorf("failed to update %s EndpointSlice for Service %s/%s: %v", s.Name, svc.Namespace, svc.Name, err)
 		}
@@ -298,18 +298,6 @@ func (r *reconciler) finalize(ctx context.Context, svc *corev1.Service,
 		r.tracker.ExpectDeletion(s)
 	}
 	return nil
-}
-
-// wire drops empty lists, which kube-controller-manager's protobuf requests
-// carry as absent: the API then shows "endpoints: null" and "ports: null".
-func wire(s *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
-	if len(s.Endpoints) == 0 {
-		s.Endpoints = nil
-	}
-	if len(s.Ports) == 0 {
-		s.Ports = nil
-	}
-	return s
 }
 
 func setTriggerTime(s *discoveryv1.EndpointSlice, t time.Time) {

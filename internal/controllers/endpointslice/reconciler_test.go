@@ -102,9 +102,13 @@ func nodeLister(t *testing.T) corelisters.NodeLister {
 	return corelisters.NewNodeLister(idx)
 }
 
-// fakeClient is a fake clientset that implements generateName.
+// fakeClient is a fake clientset that implements generateName and stores
+// EndpointSlices as they arrive over the controllers' protobuf wire.
 func fakeClient(objs ...runtime.Object) *fake.Clientset {
 	c := fake.NewClientset(objs...)
+	for _, verb := range []string{"create", "update"} {
+		c.PrependReactor(verb, "endpointslices", protobufRoundTrip)
+	}
 	n := 0
 	c.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		obj := a.(k8stesting.CreateAction).GetObject().(metav1.Object)
@@ -115,6 +119,22 @@ func fakeClient(objs ...runtime.Object) *fake.Clientset {
 		return false, nil, nil
 	})
 	return c
+}
+
+// protobufRoundTrip replaces the action's EndpointSlice with what protobuf
+// carries of it: an empty list arrives absent.
+func protobufRoundTrip(a k8stesting.Action) (bool, runtime.Object, error) {
+	s := a.(interface{ GetObject() runtime.Object }).GetObject().(*discoveryv1.EndpointSlice)
+	b, err := s.Marshal()
+	if err != nil {
+		return true, nil, err
+	}
+	var decoded discoveryv1.EndpointSlice
+	if err := decoded.Unmarshal(b); err != nil {
+		return true, nil, err
+	}
+	*s = decoded
+	return false, nil, nil
 }
 
 // summary renders a slice compactly: ports, then endpoints sorted by pod.

@@ -200,7 +200,7 @@ func (r *reconciler) finalize(ctx context.Context, ep *corev1.Endpoints, a actio
 	client := r.client.DiscoveryV1().EndpointSlices(ep.Namespace)
 	if ep.DeletionTimestamp == nil {
 		for _, s := range a.create {
-			created, err := client.Create(ctx, wire(s), metav1.CreateOptions{})
+			created, err := client.Create(ctx, s, metav1.CreateOptions{})
 			if err != nil {
 				if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 					return nil
@@ -211,7 +211,7 @@ func (r *reconciler) finalize(ctx context.Context, ep *corev1.Endpoints, a actio
 		}
 	}
 	for _, s := range a.update {
-		updated, err := client.Update(ctx, wire(s), metav1.UpdateOptions{})
+		updated, err := client.Update(ctx, s, metav1.UpdateOptions{})
 		if err != nil {
 			return fmt.Errorf("failed to update %s EndpointSlice for Endpoints %s/%s: %v", s.Name, ep.Namespace, ep.Name, err)
 		}
@@ -235,16 +235,6 @@ func remove(list []*discoveryv1.EndpointSlice, s *discoveryv1.EndpointSlice) []*
 		}
 	}
 	return list
-}
-
-func wire(s *discoveryv1.EndpointSlice) *discoveryv1.EndpointSlice {
-	if len(s.Endpoints) == 0 {
-		s.Endpoints = nil
-	}
-	if len(s.Ports) == 0 {
-		s.Ports = nil
-	}
-	return s
 }
 
 func newSlice(ep *corev1.Endpoints, ports []discoveryv1.EndpointPort, t discoveryv1.AddressType, name string) *discoveryv1.EndpointSlice {
