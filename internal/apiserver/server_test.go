@@ -99,3 +99,34 @@ func TestStop(t *testing.T) {
 		}
 	}
 }
+
+// TestStopWhileStarting stops the server at moments spread over its
+// start-up (etcd starting, the APIs installing, the bootstrap running):
+// each stop is a clean return, not an error.
+func TestStopWhileStarting(t *testing.T) {
+	_, cidr, _ := net.ParseCIDR("10.96.0.0/12")
+	for delay := time.Duration(0); delay <= 500*time.Millisecond; delay += 50 * time.Millisecond {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- Run(ctx, Options{DataDir: t.TempDir(), Listen: addr, UnsafeNoFsync: true,
+				ServiceClusterIPRange: cidr, NodePortRange: mustPorts(), PodSubnets: mustSubnets()}, nil)
+		}()
+		time.Sleep(delay)
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("stopped %s after start: Run: %v", delay, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("stopped %s after start: Run did not return in 30s", delay)
+		}
+	}
+}
