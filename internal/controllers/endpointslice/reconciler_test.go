@@ -107,7 +107,7 @@ func nodeLister(t *testing.T) corelisters.NodeLister {
 func fakeClient(objs ...runtime.Object) *fake.Clientset {
 	c := fake.NewClientset(objs...)
 	for _, verb := range []string{"create", "update"} {
-		c.PrependReactor(verb, "endpointslices", protobufRoundTrip)
+		c.PrependReactor(verb, "endpointslices", protobufRoundTrip(c))
 	}
 	n := 0
 	c.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
@@ -121,20 +121,30 @@ func fakeClient(objs ...runtime.Object) *fake.Clientset {
 	return c
 }
 
-// protobufRoundTrip replaces the action's EndpointSlice with what protobuf
-// carries of it: an empty list arrives absent.
-func protobufRoundTrip(a k8stesting.Action) (bool, runtime.Object, error) {
-	s := a.(interface{ GetObject() runtime.Object }).GetObject().(*discoveryv1.EndpointSlice)
-	b, err := s.Marshal()
-	if err != nil {
-		return true, nil, err
+// protobufRoundTrip stores and returns, for a create or update of an
+// EndpointSlice, what protobuf carries of it: an empty list arrives absent.
+// Like a real client, it leaves the caller's object alone.
+func protobufRoundTrip(c *fake.Clientset) k8stesting.ReactionFunc {
+	return func(a k8stesting.Action) (bool, runtime.Object, error) {
+		s := a.(interface{ GetObject() runtime.Object }).GetObject().(*discoveryv1.EndpointSlice)
+		b, err := s.Marshal()
+		if err != nil {
+			return true, nil, err
+		}
+		sent := &discoveryv1.EndpointSlice{}
+		if err := sent.Unmarshal(b); err != nil {
+			return true, nil, err
+		}
+		if a.GetVerb() == "create" {
+			err = c.Tracker().Create(a.GetResource(), sent, a.GetNamespace())
+		} else {
+			err = c.Tracker().Update(a.GetResource(), sent, a.GetNamespace())
+		}
+		if err != nil {
+			return true, nil, err
+		}
+		return true, sent, nil
 	}
-	var decoded discoveryv1.EndpointSlice
-	if err := decoded.Unmarshal(b); err != nil {
-		return true, nil, err
-	}
-	*s = decoded
-	return false, nil, nil
 }
 
 // summary renders a slice compactly: ports, then endpoints sorted by pod.
