@@ -76,8 +76,9 @@ func newReport(cfg config) *report {
 		},
 		memory: figures.Table{
 			Title:  "Server memory and etcd size",
-			Header: []string{"kind", "when", "bench objects", "RSS MiB", "peak RSS MiB", "etcd dir MiB", "etcd db MiB"},
-			Notes:  []string{"RSS/peak: VmRSS/VmHWM of the portway process; etcd dir includes preallocated 64 MB WAL files"},
+			Header: []string{"kind", "when", "bench objects", "RSS MiB", "binary MiB", "RSS-binary MiB", "peak RSS MiB", "etcd dir MiB", "etcd db MiB"},
+			Notes: []string{"RSS/peak: VmRSS/VmHWM of the portway process; binary: the part of RSS that is pages of the portway executable (varies with its page-cache state);",
+				"etcd dir includes preallocated 64 MB WAL files"},
 		},
 	}
 }
@@ -310,12 +311,12 @@ func benchSize(ctx context.Context, cfg config, s *server, cs, watcher kubernete
 
 // addMemory records the server's RSS and the etcd dir's size now.
 func addMemory(rep *report, s *server, k kind, when string, objects int) {
-	rss, hwm, err := s.rssKB()
+	m, err := s.memory()
 	if err != nil {
 		figures.Logf("reading RSS: %v", err)
 	}
 	total, db := s.etcdSize()
-	rep.memory.Add(k.resource, when, strconv.Itoa(objects), mib(rss<<10), mib(hwm<<10), mib(total), mib(db))
+	rep.memory.Add(k.resource, when, strconv.Itoa(objects), mib(m.rss<<10), mib(m.binary<<10), mib((m.rss-m.binary)<<10), mib(m.hwm<<10), mib(total), mib(db))
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
