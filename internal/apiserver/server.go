@@ -223,9 +223,9 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		// the hook returns.
 		stopAdmission()
 		admission.Shutdown()
-		// Closed before the HTTP server sends GOAWAY: a client that gets
-		// one drops the connection from its pool without closing it, and
-		// the server then waits a second for it.
+		// Close idle connections before the HTTP server sends GOAWAY: a
+		// client that gets one drops the connection from its pool without
+		// closing it, and the server then waits a second for it.
 		utilnet.CloseIdleConnectionsFor(loopback)
 		go closeIdleConnections(loopback, stopped)
 		return nil
