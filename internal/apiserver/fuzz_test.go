@@ -47,18 +47,14 @@ func startFuzzServer(t testing.TB) {
 			return
 		}
 		fuzzServer.dir = dir
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		o, err := testOptions(dir)
 		if err != nil {
 			fuzzServer.err = err
 			return
 		}
-		addr := l.Addr().String()
-		l.Close()
-		_, cidr, _ := net.ParseCIDR("10.96.0.0/12")
 		ready := make(chan struct{})
 		go func() {
-			fuzzServer.err = Run(context.Background(), Options{DataDir: dir, Listen: addr, UnsafeNoFsync: true,
-				ServiceClusterIPRange: cidr, NodePortRange: mustPorts(), PodSubnets: mustSubnets()}, func() { close(ready) })
+			fuzzServer.err = Run(context.Background(), o, func() { close(ready) })
 			close(ready)
 		}()
 		select {
@@ -74,7 +70,7 @@ func startFuzzServer(t testing.TB) {
 		roots := x509.NewCertPool()
 		roots.AppendCertsFromPEM(ca)
 		fuzzServer.token, fuzzServer.err = pki.Token()
-		fuzzServer.url = "https://" + addr
+		fuzzServer.url = "https://" + o.Listen
 		fuzzServer.client = &http.Client{Timeout: 30 * time.Second,
 			Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	})
@@ -159,19 +155,25 @@ func FuzzCreate(f *testing.F) {
 	})
 }
 
-func mustPorts() *allocator.PortRange {
-	r, err := allocator.ParsePortRange("30000-32767")
+// testOptions are the options of a test's server: its data in dir, etcd
+// without fsync, the default ranges, and a free loopback port.
+func testOptions(dir string) (Options, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		panic(err)
+		return Options{}, err
 	}
-	return r
-}
-
-func mustSubnets() *allocator.SubnetRange {
-	_, cidr, _ := net.ParseCIDR("10.244.0.0/16")
-	r, err := allocator.NewSubnetRange(cidr, 24)
+	addr := l.Addr().String()
+	l.Close()
+	nodePorts, err := allocator.ParsePortRange("30000-32767")
 	if err != nil {
-		panic(err)
+		return Options{}, err
 	}
-	return r
+	_, services, _ := net.ParseCIDR("10.96.0.0/12")
+	_, cluster, _ := net.ParseCIDR("10.244.0.0/16")
+	pods, err := allocator.NewSubnetRange(cluster, 24)
+	if err != nil {
+		return Options{}, err
+	}
+	return Options{DataDir: dir, Listen: addr, UnsafeNoFsync: true,
+		ServiceClusterIPRange: services, NodePortRange: nodePorts, PodSubnets: pods}, nil
 }

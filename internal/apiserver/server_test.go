@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,20 +32,14 @@ func TestStop(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	o, err := testOptions(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	_, cidr, _ := net.ParseCIDR("10.96.0.0/12")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{DataDir: dir, Listen: addr, UnsafeNoFsync: true,
-			ServiceClusterIPRange: cidr, NodePortRange: mustPorts(), PodSubnets: mustSubnets()}, func() { close(ready) })
-	}()
+	go func() { done <- Run(ctx, o, func() { close(ready) }) }()
 	select {
 	case <-ready:
 	case err := <-done:
@@ -64,7 +57,7 @@ func TestStop(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 	var body []byte
 	for range 100 { // informer-sync may need a moment after ready
-		resp, err := client.Get("https://" + addr + "/readyz?verbose")
+		resp, err := client.Get("https://" + o.Listen + "/readyz?verbose")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,13 +76,8 @@ func TestStop(t *testing.T) {
 	client.CloseIdleConnections()
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run after cancel: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("Run did not return in 60s after cancel")
+	if err := returned(t, done); err != nil {
+		t.Fatalf("Run after cancel: %v", err)
 	}
 	stacks := make([]byte, 1<<22)
 	stacks = stacks[:runtime.Stack(stacks, true)]
@@ -104,33 +92,35 @@ func TestStop(t *testing.T) {
 // start-up (etcd starting, the APIs installing, the bootstrap running):
 // each stop is a clean return, not an error.
 func TestStopWhileStarting(t *testing.T) {
-	_, cidr, _ := net.ParseCIDR("10.96.0.0/12")
 	for delay := time.Duration(0); delay <= 500*time.Millisecond; delay += 50 * time.Millisecond {
 		// A subtest each, so that each data dir (etcd preallocates 128 MB
 		// of WAL) goes as soon as its server has stopped.
 		t.Run(delay.String(), func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
+			o, err := testOptions(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			addr := l.Addr().String()
-			l.Close()
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() {
-				done <- Run(ctx, Options{DataDir: t.TempDir(), Listen: addr, UnsafeNoFsync: true,
-					ServiceClusterIPRange: cidr, NodePortRange: mustPorts(), PodSubnets: mustSubnets()}, nil)
-			}()
+			go func() { done <- Run(ctx, o, nil) }()
 			time.Sleep(delay)
 			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("Run did not return in 30s")
+			if err := returned(t, done); err != nil {
+				t.Errorf("Run: %v", err)
 			}
 		})
+	}
+}
+
+// returned is what Run sent on done, once it has returned; it fails the
+// test if Run takes over 60 s.
+func returned(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return in 60s")
+		return nil
 	}
 }
