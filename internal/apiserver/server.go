@@ -152,6 +152,15 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
+	// How long the HTTP server waits for connections to close once it has
+	// stopped listening. Requests still running are waited for anyway (the
+	// drain, up to the request timeout), so this bounds only connections
+	// that nothing will close: Go's HTTP/2 server never sends GOAWAY to one
+	// that arrives as it begins to stop (x/net registers it for that too
+	// late), and by default would wait the request timeout, 60 s, for it.
+	// 2 s is what the library itself uses when it drains before it stops
+	// listening (ShutdownSendRetryAfter).
+	server.ShutdownTimeout = 2 * time.Second
 	log.V(1).Info("server built", "elapsed", time.Since(start))
 	// What the library adds for cfg.SharedInformerFactory.
 	if err := server.AddReadyzChecks(healthz.NewInformerSyncHealthz(admission)); err != nil {
@@ -239,7 +248,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 // lists on context.TODO), so a connection can still be dialed. Go's HTTP/2
 // server never tells a connection that arrives as it begins to stop to go
 // away (x/net registers it for that too late), and waits for it to close
-// for as long as the shutdown timeout: 60 s.
+// for as long as the shutdown timeout (2 s, set in Run).
 func closeIdleConnections(rt http.RoundTripper, done <-chan struct{}) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,33 +32,11 @@ func TestStop(t *testing.T) {
 		}
 		return
 	}
-	dir := t.TempDir()
-	o, err := testOptions(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- Run(ctx, o, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("server not ready in 60s")
-	}
-
-	ca, err := os.ReadFile(authn.PKI{Dir: filepath.Join(dir, "pki")}.Path(authn.CACert))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	s := startServer(t)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}}
 	var body []byte
 	for range 100 { // informer-sync may need a moment after ready
-		resp, err := client.Get("https://" + o.Listen + "/readyz?verbose")
+		resp, err := client.Get("https://" + s.Listen + "/readyz?verbose")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,8 +54,8 @@ func TestStop(t *testing.T) {
 	}
 	client.CloseIdleConnections()
 
-	cancel()
-	if err := returned(t, done); err != nil {
+	s.cancel()
+	if err := returned(t, s.done); err != nil {
 		t.Fatalf("Run after cancel: %v", err)
 	}
 	stacks := make([]byte, 1<<22)
@@ -110,6 +89,97 @@ func TestStopWhileStarting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStopWithLateConnection: a connection the server accepted before it
+// stopped listening, whose client speaks HTTP/2 only after the server began
+// to stop, never gets told to go away (x/net registers it for that too
+// late). The stop must not wait the request timeout (60 s) for it to close.
+func TestStopWithLateConnection(t *testing.T) {
+	s := startServer(t)
+	// An authenticated client: the server sends an anonymous HTTP/2 client
+	// GOAWAY after its first request anyway.
+	admin, err := tls.LoadX509KeyPair(s.pki.Path(authn.AdminCert), s.pki.Path(authn.AdminKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", s.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	time.Sleep(100 * time.Millisecond) // the server accepts it
+
+	stopping := time.Now()
+	s.cancel()
+	for { // until the server has stopped listening, and so sent its GOAWAYs
+		c, err := net.DialTimeout("tcp", s.Listen, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		ForceAttemptHTTP2: true,
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			tc := tls.Client(conn, &tls.Config{RootCAs: s.roots, Certificates: []tls.Certificate{admin},
+				ServerName: "127.0.0.1", NextProtos: []string{"h2"}})
+			return tc, tc.HandshakeContext(ctx)
+		},
+	}}
+	resp, err := client.Get("https://" + s.Listen + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the late connection speaks %s, want HTTP/2", resp.Proto)
+	}
+	if err := returned(t, s.done); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(stopping); took > 10*time.Second {
+		t.Errorf("Run returned %v after it was stopped", took.Round(time.Millisecond))
+	}
+}
+
+// testServer is a server of a test's own, ready.
+type testServer struct {
+	Options
+	pki    authn.PKI
+	roots  *x509.CertPool // trust its serving certificate
+	cancel context.CancelFunc
+	done   <-chan error // what Run returned
+}
+
+func startServer(t *testing.T) testServer {
+	t.Helper()
+	dir := t.TempDir()
+	o, err := testOptions(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- Run(ctx, o, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(60 * time.Second):
+		t.Fatal("server not ready in 60s")
+	}
+	pki := authn.PKI{Dir: filepath.Join(dir, "pki")}
+	ca, err := os.ReadFile(pki.Path(authn.CACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	return testServer{Options: o, pki: pki, roots: roots, cancel: cancel, done: done}
 }
 
 // returned is what Run sent on done, once it has returned; it fails the
