@@ -153,12 +153,14 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	// How long the HTTP server waits for connections to close once it has
-	// stopped listening. Requests still running are waited for anyway (the
-	// drain, up to the request timeout), so this bounds only connections
-	// that nothing will close: Go's HTTP/2 server never sends GOAWAY to one
-	// that arrives as it begins to stop (x/net registers it for that too
-	// late), and by default would wait the request timeout, 60 s, for it.
-	// 2 s is what the library itself uses when it drains before it stops
+	// stopped listening; the library's default is the request timeout,
+	// 60 s. Requests that are not long-running are waited for anyway (the
+	// drain, up to the request timeout), and so are watches (up to the
+	// 5 s grace period). What this bounds: connections that nothing will
+	// close, as Go's HTTP/2 server never sends GOAWAY to one that arrives
+	// as it begins to stop (x/net registers it for that too late), and
+	// streams such as logs -f, which the stop now ends after 2 s. 2 s is
+	// also the library's own timeout when it drains before it stops
 	// listening (ShutdownSendRetryAfter).
 	server.ShutdownTimeout = 2 * time.Second
 	log.V(1).Info("server built", "elapsed", time.Since(start))

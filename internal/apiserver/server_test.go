@@ -97,8 +97,10 @@ func TestStopWhileStarting(t *testing.T) {
 // late). The stop must not wait the request timeout (60 s) for it to close.
 func TestStopWithLateConnection(t *testing.T) {
 	s := startServer(t)
-	// An authenticated client: the server sends an anonymous HTTP/2 client
-	// GOAWAY after its first request anyway.
+	// A client with a certificate: the server tells an anonymous HTTP/2
+	// client to go away once it has answered it (Connection: close), which
+	// would hide the race. What it answers (503: it no longer takes
+	// requests) does not matter here.
 	admin, err := tls.LoadX509KeyPair(s.pki.Path(authn.AdminCert), s.pki.Path(authn.AdminKey))
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func TestStopWithLateConnection(t *testing.T) {
 
 	stopping := time.Now()
 	s.cancel()
-	for { // until the server has stopped listening, and so sent its GOAWAYs
+	for { // until the server has stopped listening
 		c, err := net.DialTimeout("tcp", s.Listen, time.Second)
 		if err != nil {
 			break
@@ -120,7 +122,7 @@ func TestStopWithLateConnection(t *testing.T) {
 		c.Close()
 		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // and has sent its GOAWAYs
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		ForceAttemptHTTP2: true,
 		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -162,9 +164,18 @@ func startServer(t *testing.T) testServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- Run(ctx, o, func() { close(ready) }) }()
+	ready, done, exited := make(chan struct{}), make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(exited)
+		done <- Run(ctx, o, func() { close(ready) })
+	}()
+	t.Cleanup(func() { // also when the test fails: before its data dir goes
+		cancel()
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+		}
+	})
 	select {
 	case <-ready:
 	case err := <-done:
