@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	certutil "k8s.io/client-go/util/cert"
 
 	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver/authn"
@@ -66,9 +67,11 @@ func startFuzzServer(t testing.TB) {
 			return
 		}
 		pki := authn.PKI{Dir: filepath.Join(dir, "pki")}
-		ca, _ := os.ReadFile(pki.Path(authn.CACert))
-		roots := x509.NewCertPool()
-		roots.AppendCertsFromPEM(ca)
+		roots, err := certutil.NewPool(pki.Path(authn.CACert))
+		if err != nil {
+			fuzzServer.err = err
+			return
+		}
 		fuzzServer.token, fuzzServer.err = pki.Token()
 		fuzzServer.url = "https://" + o.Listen
 		fuzzServer.client = &http.Client{Timeout: 30 * time.Second,

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	certutil "k8s.io/client-go/util/cert"
+
 	"github.com/portway/portway/internal/apiserver/authn"
 )
 
@@ -184,12 +186,10 @@ func startServer(t *testing.T) testServer {
 		t.Fatal("server not ready in 60s")
 	}
 	pki := authn.PKI{Dir: filepath.Join(dir, "pki")}
-	ca, err := os.ReadFile(pki.Path(authn.CACert))
+	roots, err := certutil.NewPool(pki.Path(authn.CACert))
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca)
 	return testServer{Options: o, pki: pki, roots: roots, cancel: cancel, done: done}
 }
 
