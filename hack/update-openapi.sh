@@ -23,5 +23,7 @@ GODEBUG=gotypesalias=0 "$bin/openapi-gen" \
   k8s.io/api/coordination/v1 \
   k8s.io/api/events/v1 \
   k8s.io/api/apps/v1 \
+  k8s.io/api/authentication/v1 \
+  k8s.io/api/authorization/v1 \
   k8s.io/api/autoscaling/v1 \
   k8s.io/api/policy/v1

@@ -5,12 +5,15 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/registry/apps"
+	"github.com/portway/portway/internal/registry/authentication"
+	"github.com/portway/portway/internal/registry/authorization"
 	"github.com/portway/portway/internal/registry/configmap"
 	"github.com/portway/portway/internal/registry/endpoints"
 	"github.com/portway/portway/internal/registry/endpointslice"
@@ -37,10 +40,18 @@ func resourceStorage[T runtime.Object](r *registry.Resource[T]) storageBuilder {
 	}
 }
 
+// apiDeps is what the served resources need besides storage.
+type apiDeps struct {
+	services         service.Config
+	kubeletTransport http.RoundTripper // pods/log, exec, attach, portforward
+	authenticator    authenticator.Request
+	authorizer       authorization.Authorizer
+}
+
 // served lists every resource, by group version. Pods reach their nodes'
 // agents through the Nodes in storage, so nodes are built first.
-func served(services service.Config, kubeletTransport http.RoundTripper) map[schema.GroupVersion][]storageBuilder {
-	kubelets := pod.Kubelets{Transport: kubeletTransport}
+func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
+	kubelets := pod.Kubelets{Transport: deps.kubeletTransport}
 	return map[schema.GroupVersion][]storageBuilder{
 		{Version: "v1"}: {
 			namespace.NewStorage,
@@ -56,22 +67,28 @@ func served(services service.Config, kubeletTransport http.RoundTripper) map[sch
 				return pod.NewStorage(opts, kubelets)
 			},
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-				return service.NewStorage(opts, services)
+				return service.NewStorage(opts, deps.services)
 			},
 			resourceStorage(endpoints.Resource),
 			resourceStorage(event.Resource),
 			resourceStorage(secret.Resource),
 			resourceStorage(configmap.Resource),
 		},
-		{Group: "apps", Version: "v1"}:                {apps.NewDeploymentStorage, apps.NewReplicaSetStorage},
-		{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
+		{Group: "apps", Version: "v1"}:          {apps.NewDeploymentStorage, apps.NewReplicaSetStorage},
+		{Group: "events.k8s.io", Version: "v1"}: {resourceStorage(event.EventsV1Resource)},
+		{Group: "authentication.k8s.io", Version: "v1"}: {func(generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			return authentication.NewStorage(deps.authenticator), nil
+		}},
+		{Group: "authorization.k8s.io", Version: "v1"}: {func(generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+			return authorization.NewStorage(deps.authorizer), nil
+		}},
 		{Group: "coordination.k8s.io", Version: "v1"}: {resourceStorage(lease.Resource)},
-		{Group: "events.k8s.io", Version: "v1"}:       {resourceStorage(event.EventsV1Resource)},
+		{Group: "discovery.k8s.io", Version: "v1"}:    {resourceStorage(endpointslice.Resource)},
 	}
 }
 
-func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter, services service.Config, kubeletTransport http.RoundTripper) error {
-	resources := served(services, kubeletTransport)
+func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsGetter, deps apiDeps) error {
+	resources := served(deps)
 	var groups []*genericapiserver.APIGroupInfo
 	for _, gv := range registry.GroupVersions {
 		info := genericapiserver.NewDefaultAPIGroupInfo(gv.Group, registry.Scheme, runtime.NewParameterCodec(registry.Scheme), registry.Codecs)

@@ -25,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericfeatures "k8s.io/apiserver/pkg/features"
@@ -138,7 +139,11 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	backend.StartCompactor(compactCtx, storagebackend.DefaultCompactInterval)
 	log.V(1).Info("etcd ready", "elapsed", time.Since(start))
 
-	cfg, admission, err := config(o, pki, bindIP, port, transport)
+	// No RBAC yet: every authenticated user may do anything, as with
+	// kube-apiserver's --authorization-mode=AlwaysAllow. Access reviews
+	// (kubectl auth can-i) ask the same authorizer.
+	authz := authorizerfactory.NewAlwaysAllowAuthorizer()
+	cfg, admission, err := config(o, pki, authz, bindIP, port, transport)
 	if err != nil {
 		return err
 	}
@@ -173,7 +178,9 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
-	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, services, kubelets); err != nil {
+	deps := apiDeps{services: services, kubeletTransport: kubelets,
+		authenticator: cfg.Authentication.Authenticator, authorizer: authz}
+	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, deps); err != nil {
 		server.Destroy() // the watch caches built so far, before the client closes
 		return err
 	}
@@ -313,7 +320,7 @@ func (s sharedStorage) GetRESTOptions(resource schema.GroupResource, example run
 var longRunning = genericfilters.BasicLongRunningRequestCheck(
 	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
-func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
+func config(o Options, pki authn.PKI, authz authorizer.Authorizer, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
 	// portway exports no traces. Without a tracing configuration the
 	// OpenTelemetry filter and etcd client interceptors, on by default in
 	// 1.32, record nothing but cost every request CPU and allocations.
@@ -358,7 +365,7 @@ func config(o Options, pki authn.PKI, bindIP net.IP, port int, transport storage
 		return nil, nil, err
 	}
 	cfg.Authentication.Authenticator = authn.NewAuthenticator(roots, token)
-	cfg.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	cfg.Authorization.Authorizer = authz
 
 	info := version.Info()
 	cfg.EffectiveVersion = basecompatibility.NewEffectiveVersion(info.GitVersion)

@@ -4,6 +4,8 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -25,13 +27,16 @@ var Scheme = runtime.NewScheme()
 // Codecs serializes the Scheme's types as JSON, YAML and protobuf.
 var Codecs = serializer.NewCodecFactory(Scheme)
 
-// GroupVersions are the served group versions, in discovery order.
+// GroupVersions are the served group versions, in kube-apiserver's
+// discovery order.
 var GroupVersions = []schema.GroupVersion{
 	corev1.SchemeGroupVersion,
 	appsv1.SchemeGroupVersion,
-	discoveryv1.SchemeGroupVersion,
-	coordinationv1.SchemeGroupVersion,
 	eventsv1.SchemeGroupVersion,
+	authenticationv1.SchemeGroupVersion,
+	authorizationv1.SchemeGroupVersion,
+	coordinationv1.SchemeGroupVersion,
+	discoveryv1.SchemeGroupVersion,
 }
 
 // subresourceGroupVersions are group versions whose types are served only as
@@ -58,6 +63,8 @@ func init() {
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme,
 		appsv1.AddToScheme,
+		authenticationv1.AddToScheme,
+		authorizationv1.AddToScheme,
 		autoscalingv1.AddToScheme,
 		discoveryv1.AddToScheme,
 		coordinationv1.AddToScheme,

@@ -63,6 +63,7 @@ func kubectlSuite(t *testing.T, s *server) {
 	t.Run("watch", func(t *testing.T) { testWatch(t, s) })
 	t.Run("errors", func(t *testing.T) { testErrors(t, s) })
 	t.Run("nodes", func(t *testing.T) { testNodes(t, s) })
+	t.Run("auth", func(t *testing.T) { testAuth(t, s) })
 }
 
 // testNodes checks what the control plane does for a Node: a pod CIDR out

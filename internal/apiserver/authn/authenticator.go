@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
@@ -18,18 +19,19 @@ import (
 var publicPaths = []string{"/healthz", "/livez", "/readyz", "/version"}
 
 // NewAuthenticator accepts client certificates signed by clientCAs and the
-// admin bearer token; anyone else is anonymous on the public paths and
-// unauthorized (401) everywhere else.
+// admin bearer token, and puts every user it accepts in
+// system:authenticated, as kube-apiserver does; anyone else is anonymous on
+// the public paths and unauthorized (401) everywhere else.
 func NewAuthenticator(clientCAs *x509.CertPool, adminToken string) authenticator.Request {
 	opts := x509request.DefaultVerifyOptions()
 	opts.Roots = clientCAs
 	tokens := tokenfile.New(map[string]*user.DefaultInfo{
-		adminToken: {Name: "portway-admin", Groups: []string{user.SystemPrivilegedGroup, user.AllAuthenticated}},
+		adminToken: {Name: "portway-admin", Groups: []string{user.SystemPrivilegedGroup}},
 	})
-	return &public{union.New(
+	return &public{group.NewAuthenticatedGroupAdder(union.New(
 		x509request.New(opts, x509request.CommonNameUserConversion),
 		bearertoken.New(tokens),
-	)}
+	))}
 }
 
 type public struct {
