@@ -108,6 +108,22 @@ func fuzzSend(t testing.TB, req *http.Request) (*http.Response, []byte) {
 	return resp, out
 }
 
+// fuzzGet GETs path from the shared server, asking for accept, and fails
+// t unless it answers 200. It returns the Content-Type and the body.
+func fuzzGet(t *testing.T, path, accept string) (string, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", fuzzServer.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", accept)
+	resp, body := fuzzSend(t, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s as %s: %d %s", path, accept, resp.StatusCode, body)
+	}
+	return resp.Header.Get("Content-Type"), body
+}
+
 var (
 	fuzzResources    = []string{"configmaps", "pods", "services", "endpoints", "events", "secrets"}
 	fuzzContentTypes = []string{"application/json", "application/yaml", "application/vnd.kubernetes.protobuf"}

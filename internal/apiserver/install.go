@@ -3,6 +3,7 @@ package apiserver
 import (
 	"net/http"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
@@ -111,5 +112,15 @@ func installAPIs(s *genericapiserver.GenericAPIServer, opts generic.RESTOptionsG
 		}
 		groups = append(groups, &info)
 	}
-	return s.InstallAPIGroups(groups...)
+	if err := s.InstallAPIGroups(groups...); err != nil {
+		return err
+	}
+	// Aggregated discovery, which kubectl reads, orders groups by priority
+	// (then name): give them GroupVersions' order, as /apis has. 15 is
+	// kube-apiserver's version priority for a group's v1.
+	for i, info := range groups {
+		gv := info.PrioritizedVersions[0]
+		s.AggregatedDiscoveryGroupManager.SetGroupVersionPriority(metav1.GroupVersion(gv), len(groups)-i, 15)
+	}
+	return nil
 }

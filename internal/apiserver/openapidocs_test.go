@@ -2,7 +2,6 @@ package apiserver
 
 import (
 	"encoding/json"
-	"net/http"
 	"reflect"
 	"testing"
 )
@@ -13,19 +12,6 @@ import (
 // as protobuf.
 func TestOpenAPI(t *testing.T) {
 	startFuzzServer(t)
-	get := func(path, accept string) (string, []byte) {
-		t.Helper()
-		req, err := http.NewRequest("GET", fuzzServer.url+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Accept", accept)
-		resp, body := fuzzSend(t, req)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
-		}
-		return resp.Header.Get("Content-Type"), body
-	}
 	decode := func(body []byte, into any) {
 		t.Helper()
 		if err := json.Unmarshal(body, into); err != nil {
@@ -43,20 +29,21 @@ func TestOpenAPI(t *testing.T) {
 	}
 	want := ports{MergeKey: "port", ListMapKeys: []string{"port", "protocol"}}
 
-	_, body := get("/openapi/v3", "application/json")
+	_, body := fuzzGet(t, "/openapi/v3", "application/json")
 	var discovery struct {
 		Paths map[string]struct {
 			URL string `json:"serverRelativeURL"`
 		} `json:"paths"`
 	}
 	decode(body, &discovery)
-	for _, gv := range []string{"api/v1", "apis/apps/v1", "apis/discovery.k8s.io/v1", "apis/coordination.k8s.io/v1", "apis/events.k8s.io/v1"} {
+	for _, gv := range []string{"api/v1", "apis/apps/v1", "apis/discovery.k8s.io/v1", "apis/coordination.k8s.io/v1", "apis/events.k8s.io/v1",
+		"apis/authentication.k8s.io/v1", "apis/authorization.k8s.io/v1"} {
 		if _, ok := discovery.Paths[gv]; !ok {
 			t.Errorf("/openapi/v3 does not list %s", gv)
 		}
 	}
 	for gv, p := range discovery.Paths {
-		_, body := get(p.URL, "application/json")
+		_, body := fuzzGet(t, p.URL, "application/json")
 		var doc struct {
 			OpenAPI string `json:"openapi"`
 		}
@@ -64,7 +51,7 @@ func TestOpenAPI(t *testing.T) {
 			t.Errorf("%s: openapi %q, want 3.0.0", gv, doc.OpenAPI)
 		}
 	}
-	_, body = get(discovery.Paths["api/v1"].URL, "application/json")
+	_, body = fuzzGet(t, discovery.Paths["api/v1"].URL, "application/json")
 	var v3 struct {
 		Components struct {
 			Schemas map[string]schema `json:"schemas"`
@@ -75,7 +62,7 @@ func TestOpenAPI(t *testing.T) {
 		t.Errorf("v3 ServiceSpec.ports: %+v, want %+v", got, want)
 	}
 
-	_, body = get("/openapi/v2", "application/json")
+	_, body = fuzzGet(t, "/openapi/v2", "application/json")
 	var v2 struct {
 		Definitions map[string]schema `json:"definitions"`
 	}
@@ -83,7 +70,7 @@ func TestOpenAPI(t *testing.T) {
 	if got := v2.Definitions["io.k8s.api.core.v1.ServiceSpec"].Properties.Ports; !reflect.DeepEqual(got, want) {
 		t.Errorf("v2 ServiceSpec.ports: %+v, want %+v", got, want)
 	}
-	if ct, body := get("/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"); ct != "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" || len(body) == 0 {
+	if ct, body := fuzzGet(t, "/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"); ct != "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" || len(body) == 0 {
 		t.Errorf("v2 as protobuf: %d bytes of %q", len(body), ct)
 	}
 }

@@ -26,14 +26,13 @@ import (
 
 // NewStorage returns selfsubjectreviews and tokenreviews. authn is the
 // server's request authenticator; a TokenReview runs it on a request that
-// carries nothing but the token. portway has no API audiences (it issues
-// no service account tokens), so a TokenReview that names audiences cannot
-// be answered, as in a kube-apiserver configured so.
+// carries nothing but the token.
 func NewStorage(authn authenticator.Request) map[string]rest.Storage {
 	return map[string]rest.Storage{
 		"selfsubjectreviews": &registry.Review[*authenticationv1.SelfSubjectReview]{
 			Singular: "selfsubjectreview",
 			NewFunc:  func() *authenticationv1.SelfSubjectReview { return &authenticationv1.SelfSubjectReview{} },
+			// Kubernetes looks for the user after admission, so here.
 			Answer: func(ctx context.Context, _ *authenticationv1.SelfSubjectReview) (runtime.Object, error) {
 				u, ok := genericapirequest.UserFrom(ctx)
 				if !ok {
@@ -61,8 +60,8 @@ func NewStorage(authn authenticator.Request) map[string]rest.Storage {
 	}
 }
 
-// errAudiences is kube-apiserver's answer when the token's audiences and
-// the requested ones have nothing in common.
+// errAudiences is kube-apiserver's answer when an authenticator accepts a
+// token for audiences other than those asked about.
 var errAudiences = apierrors.NewInternalError(errors.New("error validating audiences"))
 
 func tokenReview(authn authenticator.Request, tr *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {

@@ -1,7 +1,6 @@
 package authorization
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -10,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
@@ -47,8 +47,8 @@ func attributes(u user.Info, ra *authorizationv1.ResourceAttributes, nra *author
 	if attrs.APIVersion == "" {
 		attrs.APIVersion = "*"
 	}
-	// Requirements win over a raw selector, should a client send both
-	// (validation refuses that for reviews, not for every caller).
+	// Requirements replace a raw selector, as in Kubernetes (validation
+	// has refused a review with both).
 	if ls := ra.LabelSelector; ls != nil {
 		if ls.RawSelector != "" {
 			if sel, err := labels.Parse(ls.RawSelector); err != nil {
@@ -105,7 +105,7 @@ func labelRequirements(in []metav1.LabelSelectorRequirement) (labels.Requirement
 		}
 		reqs = append(reqs, *req)
 	}
-	return reqs, errors.Join(errs...)
+	return reqs, utilerrors.NewAggregate(errs)
 }
 
 // fieldRequirements is labelRequirements for field selectors, which take
@@ -138,7 +138,7 @@ func fieldRequirements(in []metav1.FieldSelectorRequirement) (fields.Requirement
 		}
 		reqs = append(reqs, fields.Requirement{Field: r.Key, Operator: op, Value: r.Values[0]})
 	}
-	return reqs, errors.Join(errs...)
+	return reqs, utilerrors.NewAggregate(errs)
 }
 
 // evaluationError is the status' evaluationError: the authorizer's error,

@@ -162,3 +162,44 @@ func TestLabelRequirements(t *testing.T) {
 		t.Errorf("requirements %q", got)
 	}
 }
+
+// TestReviewAdmission: an invalid review is refused before admission sees
+// it; a valid one is admitted as a copy, so admission cannot change the
+// question.
+func TestReviewAdmission(t *testing.T) {
+	r := &recorder{decision: authorizer.DecisionAllow}
+	admitted := 0
+	admit := func(_ context.Context, obj runtime.Object) error {
+		admitted++
+		obj.(*authorizationv1.SelfSubjectAccessReview).Spec.ResourceAttributes.Verb = "delete"
+		return nil
+	}
+	ssar := NewStorage(r)["selfsubjectaccessreviews"].(rest.Creater)
+	// No user on the context either: validation speaks first, with a 422.
+	_, err := ssar.Create(context.Background(), &authorizationv1.SelfSubjectAccessReview{}, admit, &metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || admitted != 0 {
+		t.Errorf("invalid review: %v, admitted %d times", err, admitted)
+	}
+	ctx := genericapirequest.WithUser(context.Background(), alice)
+	_, err = ssar.Create(ctx, &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}}}, admit, &metav1.CreateOptions{})
+	if err != nil || admitted != 1 || r.asked.GetVerb() != "get" {
+		t.Errorf("valid review: %v, admitted %d times, asked %+v", err, admitted, r.asked)
+	}
+}
+
+func TestFieldRequirements(t *testing.T) {
+	reqs, err := fieldRequirements([]metav1.FieldSelectorRequirement{
+		{Key: "spec.nodeName", Operator: metav1.FieldSelectorOpIn, Values: []string{"n1"}},
+		{Key: "a", Operator: metav1.FieldSelectorOpIn, Values: []string{"x", "y"}},
+		{Key: "b", Operator: metav1.FieldSelectorOpNotIn},
+		{Key: "c", Operator: "Near", Values: []string{"x"}},
+	})
+	want := "[fieldSelectors do not yet support multiple values, fieldSelectors not in must have one value, \"Near\" is not a valid field selector operator]"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %v, want %s", err, want)
+	}
+	if !reflect.DeepEqual(reqs, fields.Requirements{{Field: "spec.nodeName", Operator: selection.Equals, Value: "n1"}}) {
+		t.Errorf("requirements %v", reqs)
+	}
+}
