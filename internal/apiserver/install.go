@@ -45,14 +45,17 @@ func resourceStorage[T runtime.Object](r *registry.Resource[T]) storageBuilder {
 type apiDeps struct {
 	services         service.Config
 	kubeletTransport http.RoundTripper // pods/log, exec, attach, portforward
+	proxyTransport   http.RoundTripper // pods/proxy, services/proxy
 	authenticator    authenticator.Request
 	authorizer       authorization.Authorizer
 }
 
 // served lists every resource, by group version. Pods reach their nodes'
-// agents through the Nodes in storage, so nodes are built first.
+// agents through the Nodes in storage, and services/proxy reads Endpoints
+// and Pods, so those are built first.
 func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 	kubelets := pod.Kubelets{Transport: deps.kubeletTransport}
+	proxy := service.Proxy{Transport: deps.proxyTransport}
 	return map[schema.GroupVersion][]storageBuilder{
 		{Version: "v1"}: {
 			namespace.NewStorage,
@@ -65,12 +68,24 @@ func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 				return s.REST, nil
 			},
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-				return pod.NewStorage(opts, kubelets)
+				s, err := pod.NewStorage(opts, kubelets, deps.proxyTransport)
+				if err != nil {
+					return nil, err
+				}
+				proxy.Pods = s["pods"].(rest.Getter)
+				return s, nil
 			},
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-				return service.NewStorage(opts, deps.services)
+				s, err := endpoints.Resource.NewStorage(opts)
+				if err != nil {
+					return nil, err
+				}
+				proxy.Endpoints = s.Store
+				return s.REST, nil
 			},
-			resourceStorage(endpoints.Resource),
+			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+				return service.NewStorage(opts, deps.services, proxy)
+			},
 			resourceStorage(event.Resource),
 			resourceStorage(secret.Resource),
 			resourceStorage(configmap.Resource),

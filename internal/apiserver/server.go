@@ -178,7 +178,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
-	deps := apiDeps{services: services, kubeletTransport: kubelets,
+	deps := apiDeps{services: services, kubeletTransport: kubelets, proxyTransport: proxyTransport(),
 		authenticator: cfg.Authentication.Authenticator, authorizer: authz}
 	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, deps); err != nil {
 		server.Destroy() // the watch caches built so far, before the client closes
@@ -453,4 +453,14 @@ func kubeletTransport(pki authn.PKI) (http.RoundTripper, error) {
 		TLSClientConfig:     &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12},
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 	}, nil
+}
+
+// proxyTransport is how pods/proxy and services/proxy reach pods, as
+// kube-apiserver's: straight to the pod's IP, and over HTTPS without
+// verifying the pod's certificate, which cannot name an IP it learns only
+// when it starts.
+func proxyTransport() http.RoundTripper {
+	return utilnet.SetTransportDefaults(&http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12},
+	})
 }

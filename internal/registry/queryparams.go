@@ -14,9 +14,10 @@ import (
 )
 
 // addQueryConversions lets handlers decode the query parameters of
-// subresources that take options (pods/log, exec, attach, portforward)
-// into their options types, as Kubernetes' generated url.Values
-// conversions do.
+// subresources that take options (pods/log, exec, attach, portforward,
+// proxy; services/proxy) into their options types, as Kubernetes'
+// generated url.Values conversions do. A proxy's path arrives as the
+// "path" parameter: the handler puts what follows proxy/ there.
 func addQueryConversions(s *runtime.Scheme) error {
 	return errors.Join(
 		s.AddConversionFunc((*url.Values)(nil), (*corev1.PodLogOptions)(nil), func(a, b any, _ conversion.Scope) error {
@@ -36,6 +37,14 @@ func addQueryConversions(s *runtime.Scheme) error {
 			q, o := *a.(*url.Values), b.(*corev1.PodPortForwardOptions)
 			o.Ports = nil
 			return metav1.Convert_Slice_string_To_Slice_int32(ptr.To(q["ports"]), &o.Ports, nil)
+		}),
+		s.AddConversionFunc((*url.Values)(nil), (*corev1.PodProxyOptions)(nil), func(a, b any, _ conversion.Scope) error {
+			b.(*corev1.PodProxyOptions).Path = a.(*url.Values).Get("path")
+			return nil
+		}),
+		s.AddConversionFunc((*url.Values)(nil), (*corev1.ServiceProxyOptions)(nil), func(a, b any, _ conversion.Scope) error {
+			b.(*corev1.ServiceProxyOptions).Path = a.(*url.Values).Get("path")
+			return nil
 		}),
 	)
 }

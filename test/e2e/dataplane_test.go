@@ -109,6 +109,32 @@ func TestDataPlane(t *testing.T) {
 		})
 	})
 
+	// The API server's proxy reaches a Service's endpoints and pods
+	// itself, by their pod IPs (the cluster's host routes the pod network),
+	// without the clusterIP: kubectl get --raw as kubectl proxy would.
+	t.Run("services/proxy and pods/proxy", func(t *testing.T) {
+		for _, tc := range []struct {
+			path string
+			want []string
+		}{
+			{"services/my-service:8080/proxy/hostname", []string{"my-app-1", "my-app-2"}}, // port by number
+			{"services/fb-backends:ka-port/proxy/hostname", []string{"fb-backend-1", "fb-backend-2"}},
+			{"services/http:hello-nginx-port-expose:8181-80/proxy/echo?msg=hi", []string{"hi"}},
+			{"pods/my-app-1/proxy/hostname", []string{"my-app-1"}}, // the first containerPort
+			{"pods/fb-backend-2:8001/proxy/hostname", []string{"fb-backend-2"}},
+		} {
+			path := "/api/v1/namespaces/default/" + tc.path
+			waitFor(t, path, func() bool {
+				r := c.kubectl("get", "--raw", path)
+				return r.code == 0 && slices.Contains(tc.want, r.stdout)
+			})
+		}
+		r := c.kubectl("get", "--raw", "/api/v1/namespaces/default/services/my-service:9999/proxy/")
+		if r.code != 1 || r.stderr != `Error from server (ServiceUnavailable): no service port 9999 found for service "my-service"`+"\n" {
+			t.Errorf("a port the Service lacks: %+v", r)
+		}
+	})
+
 	t.Run("hairpin", func(t *testing.T) {
 		url := "http://" + net.JoinHostPort(svc("hello-nginx-port-expose").Spec.ClusterIP, "8181") + "/hostname"
 		if got, err := httpFrom(c.podNetns(pod("hello-nginx")), url); err != nil || got != "hello-nginx" {

@@ -3,6 +3,7 @@ package pod
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,14 +17,17 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 	storeerr "k8s.io/apiserver/pkg/storage/errors"
 	"k8s.io/apiserver/pkg/util/dryrun"
+
+	"github.com/portway/portway/internal/registry"
 )
 
 // NewStorage returns the endpoints of pods: pods, pods/status, pods/log
 // (streamed from the pod's node through kubelets), pods/exec, pods/attach
-// and pods/portforward (proxied to it), pods/binding (how the
-// scheduler assigns a pod to a node) and the older bindings resource that
-// does the same, as Kubernetes serves them.
-func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets) (map[string]rest.Storage, error) {
+// and pods/portforward (proxied to it), pods/proxy (to the pod itself,
+// over proxyTransport), pods/binding (how the scheduler assigns a pod to a
+// node) and the older bindings resource that does the same, as Kubernetes
+// serves them.
+func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets, proxyTransport http.RoundTripper) (map[string]rest.Storage, error) {
 	s, err := Resource.NewStorage(opts)
 	if err != nil {
 		return nil, err
@@ -32,6 +36,12 @@ func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets) (map[string]r
 	s.REST["pods/exec"] = &ExecREST{store: s.Store, kubelets: kubelets}
 	s.REST["pods/attach"] = &AttachREST{store: s.Store, kubelets: kubelets}
 	s.REST["pods/portforward"] = &PortForwardREST{store: s.Store, kubelets: kubelets}
+	s.REST["pods/proxy"] = &registry.Proxy[*corev1.PodProxyOptions]{
+		NewOptions: func() *corev1.PodProxyOptions { return &corev1.PodProxyOptions{} },
+		Path:       func(o *corev1.PodProxyOptions) string { return o.Path },
+		Location:   proxyLocation{s.Store}.location,
+		Transport:  proxyTransport,
+	}
 	binding := &BindingREST{store: s.Store}
 	s.REST["pods/binding"] = binding
 	s.REST["bindings"] = &LegacyBindingREST{binding: binding}

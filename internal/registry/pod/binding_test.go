@@ -28,7 +28,7 @@ func newBindingStorage(t *testing.T) (map[string]rest.Storage, *BindingREST) {
 		ResourcePrefix:          "pods",
 		DeleteCollectionWorkers: 1,
 	}
-	s, err := NewStorage(opts, Kubelets{})
+	s, err := NewStorage(opts, Kubelets{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

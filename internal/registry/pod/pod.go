@@ -17,9 +17,9 @@ import (
 )
 
 // Resource is the pods resource; NewStorage adds pods/binding, pods/log,
-// pods/exec, pods/attach and pods/portforward to it.
+// pods/exec, pods/attach, pods/portforward and pods/proxy to it.
 //
-// Not done yet: pods/proxy, pods/ephemeralcontainers, pods/eviction.
+// Not done yet: pods/ephemeralcontainers, pods/eviction.
 var Resource = &registry.Resource[*corev1.Pod]{
 	Resource:             corev1.Resource("pods"),
 	Singular:             "pod",

@@ -37,8 +37,9 @@ type Config struct {
 // claimRoot is where the claim keys live in etcd, next to the objects.
 const claimRoot = "/registry/portway.io/serviceclaims/"
 
-// NewStorage returns the services and services/status endpoints.
-func NewStorage(opts generic.RESTOptionsGetter, cfg Config) (map[string]rest.Storage, error) {
+// NewStorage returns the services, services/status and services/proxy
+// endpoints.
+func NewStorage(opts generic.RESTOptionsGetter, cfg Config, proxy Proxy) (map[string]rest.Storage, error) {
 	ips, err := allocator.NewIPRange(cfg.ClusterIPRange)
 	if err != nil {
 		return nil, err
@@ -55,6 +56,12 @@ func NewStorage(opts generic.RESTOptionsGetter, cfg Config) (map[string]rest.Sto
 	store.BeginUpdate = a.beginUpdate
 	store.Decorator = defaultOnRead
 	s.REST["services"] = &REST{REST: s.REST["services"].(*registry.REST)}
+	s.REST["services/proxy"] = &registry.Proxy[*corev1.ServiceProxyOptions]{
+		NewOptions: func() *corev1.ServiceProxyOptions { return &corev1.ServiceProxyOptions{} },
+		Path:       func(o *corev1.ServiceProxyOptions) string { return o.Path },
+		Location:   proxyLocation{store, proxy}.location,
+		Transport:  proxy.Transport,
+	}
 	return s.REST, nil
 }
 
