@@ -17,6 +17,7 @@ func TestLongRunning(t *testing.T) {
 		{"create", "attach", true},
 		{"get", "portforward", true},
 		{"get", "log", true},
+		{"create", "proxy", true},
 		{"get", "", false},
 		{"list", "", false},
 		{"update", "status", false},

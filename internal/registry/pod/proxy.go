@@ -40,11 +40,12 @@ func (r proxyLocation) location(ctx context.Context, id string) (*url.URL, error
 			}
 		}
 	}
-	ip := p.Status.PodIP
+	// Only a pod's own address: never loopback, link-local or unset.
+	// (podIP is always podIPs[0]: defaulting keeps them so.)
+	var ip string
 	if len(p.Status.PodIPs) > 0 {
 		ip = p.Status.PodIPs[0].IP
 	}
-	// Only a pod's own address: never loopback, link-local or unset.
 	if parsed := netutils.ParseIPSloppy(ip); parsed == nil || !parsed.IsGlobalUnicast() {
 		return nil, apierrors.NewBadRequest("address not allowed")
 	}

@@ -25,8 +25,8 @@ func TestProxyLocation(t *testing.T) {
 		}
 		return p
 	}
-	for _, p := range []*corev1.Pod{pod("web", "10.244.1.5", 8080, 9090), pod("bare", "10.244.1.6"), pod("v6", "fd00::6"),
-		pod("pending", ""), pod("host", "127.0.0.1", 80)} {
+	for _, p := range []*corev1.Pod{pod("web", "10.244.1.5", 8080, 9090), pod("bare", "10.244.1.6"), pod("v6", "fd00::6", 80), pod("v6bare", "fd00::7"),
+		pod("pending", ""), pod("host", "127.0.0.1", 80), pod("metadata", "169.254.169.254", 80)} {
 		seed(t, ctx, b, p)
 	}
 	for _, tc := range []struct{ id, want, err string }{
@@ -34,9 +34,11 @@ func TestProxyLocation(t *testing.T) {
 		{id: "web:9090", want: "//10.244.1.5:9090"},
 		{id: "https:web:8443", want: "https://10.244.1.5:8443"},
 		{id: "bare", want: "//10.244.1.6"},
-		{id: "v6", want: "//[fd00::6]"},
+		{id: "v6", want: "//[fd00::6]:80"},
+		{id: "v6bare", want: "//[fd00::7]"},
 		{id: "pending", err: "address not allowed"},
 		{id: "host", err: "address not allowed"},
+		{id: "metadata", err: "address not allowed"},
 		{id: "gone", err: `pods "gone" not found`},
 		{id: "a:b:c:d", err: `invalid pod request "a:b:c:d"`},
 	} {

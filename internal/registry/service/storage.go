@@ -40,6 +40,9 @@ const claimRoot = "/registry/portway.io/serviceclaims/"
 // NewStorage returns the services, services/status and services/proxy
 // endpoints.
 func NewStorage(opts generic.RESTOptionsGetter, cfg Config, proxy Proxy) (map[string]rest.Storage, error) {
+	if proxy.Endpoints == nil || proxy.Pods == nil {
+		return nil, errors.New("services/proxy needs the endpoints and pods storage: build them first")
+	}
 	ips, err := allocator.NewIPRange(cfg.ClusterIPRange)
 	if err != nil {
 		return nil, err
