@@ -1,7 +1,9 @@
-// Package validation checks core/v1, discovery.k8s.io/v1 and
-// coordination.k8s.io/v1 objects the way Kubernetes 1.32's kube-apiserver
-// does, so that a rejected write produces the same field paths, reasons and
-// messages a user would get from a real cluster.
+// Package validation checks the objects of the groups portway serves
+// (core/v1, apps/v1, discovery.k8s.io/v1, coordination.k8s.io/v1,
+// events.k8s.io/v1 and the authorization.k8s.io/v1 reviews) the way
+// Kubernetes 1.32's kube-apiserver does, so that a rejected write produces
+// the same field paths, reasons and messages a user would get from a real
+// cluster.
 //
 // Kubernetes validates its internal types (pkg/apis/core and friends); this
 // package works on the k8s.io/api v1 types directly and folds in the few
