@@ -19,8 +19,7 @@ import (
 // (WebSockets) pass through. O is the options type, whose Path the handler
 // fills from the URL.
 type Proxy[O runtime.Object] struct {
-	NewOptions func() O
-	Path       func(O) string
+	Path func(O) string
 	// Location is where a request for id (the name, with the scheme and
 	// port Kubernetes allows around it) goes.
 	Location  func(ctx context.Context, id string) (*url.URL, error)
@@ -30,7 +29,7 @@ type Proxy[O runtime.Object] struct {
 var _ rest.Connecter = &Proxy[runtime.Object]{}
 
 // New implements rest.Storage.
-func (p *Proxy[O]) New() runtime.Object { return p.NewOptions() }
+func (p *Proxy[O]) New() runtime.Object { return newObject[O]() }
 
 // Destroy implements rest.Storage; the resource owns its store.
 func (p *Proxy[O]) Destroy() {}
@@ -38,7 +37,7 @@ func (p *Proxy[O]) Destroy() {}
 // NewConnectOptions implements rest.Connecter: what follows proxy/ in the
 // URL is the options' path.
 func (p *Proxy[O]) NewConnectOptions() (runtime.Object, bool, string) {
-	return p.NewOptions(), true, "path"
+	return newObject[O](), true, "path"
 }
 
 // ConnectMethods implements rest.Connecter: the verbs passed on.

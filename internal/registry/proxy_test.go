@@ -24,8 +24,7 @@ func TestProxyConnect(t *testing.T) {
 	}
 	var asked string
 	p := &Proxy[*corev1.PodProxyOptions]{
-		NewOptions: func() *corev1.PodProxyOptions { return &corev1.PodProxyOptions{} },
-		Path:       func(o *corev1.PodProxyOptions) string { return o.Path },
+		Path: func(o *corev1.PodProxyOptions) string { return o.Path },
 		Location: func(_ context.Context, id string) (*url.URL, error) {
 			asked = id
 			return &url.URL{Scheme: "http", Host: target.Host}, nil

@@ -8,6 +8,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
@@ -18,7 +20,6 @@ import (
 type Review[T runtime.Object] struct {
 	Singular   string
 	Namespaced bool
-	NewFunc    func() T
 	// Check, optional, returns what is wrong with the question, as a
 	// Status error.
 	Check func(ctx context.Context, obj T) error
@@ -32,7 +33,7 @@ var (
 )
 
 // New implements rest.Storage.
-func (r *Review[T]) New() runtime.Object { return r.NewFunc() }
+func (r *Review[T]) New() runtime.Object { return newObject[T]() }
 
 // NamespaceScoped implements rest.Scoper.
 func (r *Review[T]) NamespaceScoped() bool { return r.Namespaced }
@@ -49,7 +50,7 @@ func (r *Review[T]) Destroy() {}
 func (r *Review[T]) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
 	q, ok := obj.(T)
 	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a %s: %#v", reflect.TypeOf(r.NewFunc()).Elem().Name(), obj))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a %s: %#v", reflect.TypeFor[T]().Elem().Name(), obj))
 	}
 	if r.Check != nil {
 		if err := r.Check(ctx, q); err != nil {
@@ -62,4 +63,18 @@ func (r *Review[T]) Create(ctx context.Context, obj runtime.Object, createValida
 		}
 	}
 	return r.Answer(ctx, q)
+}
+
+// RequestUser is who sent the request: what the self reviews are about.
+func RequestUser(ctx context.Context) (user.Info, error) {
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return nil, apierrors.NewBadRequest("no user present on request")
+	}
+	return u, nil
+}
+
+// newObject is a new, empty T, which is a pointer type (*v1.Pod).
+func newObject[T runtime.Object]() T {
+	return reflect.New(reflect.TypeFor[T]().Elem()).Interface().(T)
 }

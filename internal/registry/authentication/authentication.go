@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/portway/portway/internal/registry"
@@ -31,12 +30,11 @@ func NewStorage(authn authenticator.Request) map[string]rest.Storage {
 	return map[string]rest.Storage{
 		"selfsubjectreviews": &registry.Review[*authenticationv1.SelfSubjectReview]{
 			Singular: "selfsubjectreview",
-			NewFunc:  func() *authenticationv1.SelfSubjectReview { return &authenticationv1.SelfSubjectReview{} },
 			// Kubernetes looks for the user after admission, so here.
 			Answer: func(ctx context.Context, _ *authenticationv1.SelfSubjectReview) (runtime.Object, error) {
-				u, ok := genericapirequest.UserFrom(ctx)
-				if !ok {
-					return nil, apierrors.NewBadRequest("no user present on request")
+				u, err := registry.RequestUser(ctx)
+				if err != nil {
+					return nil, err
 				}
 				return &authenticationv1.SelfSubjectReview{
 					ObjectMeta: metav1.ObjectMeta{CreationTimestamp: metav1.NewTime(time.Now())},
@@ -46,7 +44,6 @@ func NewStorage(authn authenticator.Request) map[string]rest.Storage {
 		},
 		"tokenreviews": &registry.Review[*authenticationv1.TokenReview]{
 			Singular: "tokenreview",
-			NewFunc:  func() *authenticationv1.TokenReview { return &authenticationv1.TokenReview{} },
 			Check: func(_ context.Context, tr *authenticationv1.TokenReview) error {
 				if tr.Spec.Token == "" {
 					return apierrors.NewBadRequest("token is required for TokenReview in authentication")

@@ -36,7 +36,6 @@ func NewStorage(a Authorizer) map[string]rest.Storage {
 	return map[string]rest.Storage{
 		"subjectaccessreviews": &registry.Review[*authorizationv1.SubjectAccessReview]{
 			Singular: "subjectaccessreview",
-			NewFunc:  func() *authorizationv1.SubjectAccessReview { return &authorizationv1.SubjectAccessReview{} },
 			Check: func(_ context.Context, sar *authorizationv1.SubjectAccessReview) error {
 				return invalid(validation.ValidateSubjectAccessReview(sar))
 			},
@@ -47,15 +46,18 @@ func NewStorage(a Authorizer) map[string]rest.Storage {
 		},
 		"selfsubjectaccessreviews": &registry.Review[*authorizationv1.SelfSubjectAccessReview]{
 			Singular: "selfsubjectaccessreview",
-			NewFunc:  func() *authorizationv1.SelfSubjectAccessReview { return &authorizationv1.SelfSubjectAccessReview{} },
 			Check: func(ctx context.Context, sar *authorizationv1.SelfSubjectAccessReview) error {
 				if err := invalid(validation.ValidateSelfSubjectAccessReview(sar)); err != nil {
 					return err
 				}
-				return userPresent(ctx)
+				_, err := registry.RequestUser(ctx)
+				return err
 			},
 			Answer: func(ctx context.Context, sar *authorizationv1.SelfSubjectAccessReview) (runtime.Object, error) {
-				u, _ := genericapirequest.UserFrom(ctx)
+				u, err := registry.RequestUser(ctx)
+				if err != nil {
+					return nil, err
+				}
 				sar.Status = review(ctx, a, attributes(u, sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes))
 				return sar, nil
 			},
@@ -63,7 +65,6 @@ func NewStorage(a Authorizer) map[string]rest.Storage {
 		"localsubjectaccessreviews": &registry.Review[*authorizationv1.LocalSubjectAccessReview]{
 			Singular:   "localsubjectaccessreview",
 			Namespaced: true,
-			NewFunc:    func() *authorizationv1.LocalSubjectAccessReview { return &authorizationv1.LocalSubjectAccessReview{} },
 			Check: func(ctx context.Context, sar *authorizationv1.LocalSubjectAccessReview) error {
 				if err := invalid(validation.ValidateLocalSubjectAccessReview(sar)); err != nil {
 					return err
@@ -84,9 +85,8 @@ func NewStorage(a Authorizer) map[string]rest.Storage {
 		},
 		"selfsubjectrulesreviews": &registry.Review[*authorizationv1.SelfSubjectRulesReview]{
 			Singular: "selfsubjectrulesreview",
-			NewFunc:  func() *authorizationv1.SelfSubjectRulesReview { return &authorizationv1.SelfSubjectRulesReview{} },
 			Check: func(ctx context.Context, srr *authorizationv1.SelfSubjectRulesReview) error {
-				if err := userPresent(ctx); err != nil {
+				if _, err := registry.RequestUser(ctx); err != nil {
 					return err
 				}
 				if srr.Spec.Namespace == "" {
@@ -95,19 +95,14 @@ func NewStorage(a Authorizer) map[string]rest.Storage {
 				return nil
 			},
 			Answer: func(ctx context.Context, srr *authorizationv1.SelfSubjectRulesReview) (runtime.Object, error) {
-				u, _ := genericapirequest.UserFrom(ctx)
+				u, err := registry.RequestUser(ctx)
+				if err != nil {
+					return nil, err
+				}
 				return rulesReview(ctx, a, u, srr.Spec.Namespace), nil
 			},
 		},
 	}
-}
-
-// userPresent: a self review needs to know who asks.
-func userPresent(ctx context.Context) error {
-	if _, ok := genericapirequest.UserFrom(ctx); !ok {
-		return apierrors.NewBadRequest("no user present on request")
-	}
-	return nil
 }
 
 // invalid is Kubernetes' 422 for a review with errs, or nil without.

@@ -37,10 +37,9 @@ func NewStorage(opts generic.RESTOptionsGetter, kubelets Kubelets, proxyTranspor
 	s.REST["pods/attach"] = &AttachREST{store: s.Store, kubelets: kubelets}
 	s.REST["pods/portforward"] = &PortForwardREST{store: s.Store, kubelets: kubelets}
 	s.REST["pods/proxy"] = &registry.Proxy[*corev1.PodProxyOptions]{
-		NewOptions: func() *corev1.PodProxyOptions { return &corev1.PodProxyOptions{} },
-		Path:       func(o *corev1.PodProxyOptions) string { return o.Path },
-		Location:   proxyLocation{s.Store}.location,
-		Transport:  proxyTransport,
+		Path:      func(o *corev1.PodProxyOptions) string { return o.Path },
+		Location:  proxyLocation{s.Store}.location,
+		Transport: proxyTransport,
 	}
 	binding := &BindingREST{store: s.Store}
 	s.REST["pods/binding"] = binding

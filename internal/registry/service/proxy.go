@@ -50,11 +50,12 @@ func (r proxyLocation) location(ctx context.Context, id string) (*url.URL, error
 		if err != nil {
 			return nil, err
 		}
-		i := slices.IndexFunc(obj.(*corev1.Service).Spec.Ports, func(p corev1.ServicePort) bool { return int64(p.Port) == number })
+		ports := obj.(*corev1.Service).Spec.Ports
+		i := slices.IndexFunc(ports, func(p corev1.ServicePort) bool { return int64(p.Port) == number })
 		if i < 0 {
 			return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("no service port %d found for service %q", number, name))
 		}
-		port = obj.(*corev1.Service).Spec.Ports[i].Name
+		port = ports[i].Name
 	}
 	obj, err := r.proxy.Endpoints.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {

@@ -60,10 +60,9 @@ func NewStorage(opts generic.RESTOptionsGetter, cfg Config, proxy Proxy) (map[st
 	store.Decorator = defaultOnRead
 	s.REST["services"] = &REST{REST: s.REST["services"].(*registry.REST)}
 	s.REST["services/proxy"] = &registry.Proxy[*corev1.ServiceProxyOptions]{
-		NewOptions: func() *corev1.ServiceProxyOptions { return &corev1.ServiceProxyOptions{} },
-		Path:       func(o *corev1.ServiceProxyOptions) string { return o.Path },
-		Location:   proxyLocation{store, proxy}.location,
-		Transport:  proxy.Transport,
+		Path:      func(o *corev1.ServiceProxyOptions) string { return o.Path },
+		Location:  proxyLocation{store, proxy}.location,
+		Transport: proxy.Transport,
 	}
 	return s.REST, nil
 }
