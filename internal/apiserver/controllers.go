@@ -27,17 +27,25 @@ import (
 	"github.com/portway/portway/internal/controllers/nodeipam"
 	"github.com/portway/portway/internal/controllers/nodelifecycle"
 	"github.com/portway/portway/internal/controllers/replicaset"
+	"github.com/portway/portway/internal/controllers/rootcacert"
 	"github.com/portway/portway/internal/controllers/scheduler"
+	"github.com/portway/portway/internal/controllers/serviceaccount"
 	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
 
+// controllerOptions is what the controllers need from the server's options.
+type controllerOptions struct {
+	podSubnets *allocator.SubnetRange
+	nodeGrace  time.Duration // --node-monitor-grace-period (40 s when 0)
+	rootCA     []byte        // what kube-root-ca.crt publishes
+}
+
 // startControllers runs the control plane's controllers and the scheduler
 // until ctx ends, each (and their informers) counted in running until it
 // has stopped. They are ordinary API clients: informers over the loopback
-// connection, never storage. nodeGrace is --node-monitor-grace-period (40 s
-// when 0).
-func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Config, client kubernetes.Interface, podSubnets *allocator.SubnetRange, nodeGrace time.Duration) error {
+// connection, never storage.
+func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Config, client kubernetes.Interface, o controllerOptions) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -77,6 +85,14 @@ func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Co
 	if err != nil {
 		return err
 	}
+	saClient, err := controllerClient(cfg, "service-account-controller")
+	if err != nil {
+		return err
+	}
+	caClient, err := controllerClient(cfg, "root-ca-cert-publisher")
+	if err != nil {
+		return err
+	}
 	gcMeta, err := metadata.NewForConfig(controllerConfig(cfg, "generic-garbage-collector"))
 	if err != nil {
 		return err
@@ -84,18 +100,23 @@ func startControllers(ctx context.Context, running *sync.WaitGroup, cfg *rest.Co
 	ep := endpoints.New(epClient, factory)
 	eps := endpointslice.New(epsClient, factory)
 	epm := endpointslicemirroring.New(epmClient, factory)
-	ipam := nodeipam.New(client, factory, podSubnets)
-	lifecycle := nodelifecycle.New(lifecycleClient, factory, nodelifecycle.Config{GracePeriod: nodeGrace})
+	ipam := nodeipam.New(client, factory, o.podSubnets)
+	lifecycle := nodelifecycle.New(lifecycleClient, factory, nodelifecycle.Config{GracePeriod: o.nodeGrace})
 	sched := scheduler.New(schedClient, factory)
 	rs := replicaset.New(rsClient, factory, nil)
 	deploy := deployment.New(deployClient, factory, nil)
-	factory.Start(ctx.Done())
-	running.Go(func() {
-		<-ctx.Done()
-		factory.Shutdown()
-	})
+	sa := serviceaccount.New(saClient, factory)
+	caConfigMaps := rootcacert.Factory(caClient)
+	ca := rootcacert.New(caClient, factory, caConfigMaps, o.rootCA)
+	for _, f := range []informers.SharedInformerFactory{factory, caConfigMaps} {
+		f.Start(ctx.Done())
+		running.Go(func() {
+			<-ctx.Done()
+			f.Shutdown()
+		})
+	}
 	gc := garbagecollector.New(gcMeta, gcClient.Discovery(), started(factory))
-	for _, c := range []interface{ Run(context.Context) }{ns, ep, eps, epm, ipam, lifecycle, sched, rs, deploy, gc} {
+	for _, c := range []interface{ Run(context.Context) }{ns, ep, eps, epm, ipam, lifecycle, sched, rs, deploy, sa, ca, gc} {
 		running.Go(func() { c.Run(ctx) })
 	}
 	return nil

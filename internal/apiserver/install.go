@@ -25,6 +25,8 @@ import (
 	"github.com/portway/portway/internal/registry/pod"
 	"github.com/portway/portway/internal/registry/secret"
 	"github.com/portway/portway/internal/registry/service"
+	"github.com/portway/portway/internal/registry/serviceaccount"
+	"github.com/portway/portway/internal/satoken"
 )
 
 // storageBuilder builds the REST endpoints of one resource.
@@ -48,14 +50,17 @@ type apiDeps struct {
 	proxyTransport   http.RoundTripper // pods/proxy, services/proxy
 	authenticator    authenticator.Request
 	authorizer       authorization.Authorizer
+	tokens           *satoken.Signer // serviceaccounts/token
 }
 
 // served lists every resource, by group version. Pods reach their nodes'
-// agents through the Nodes in storage, and services/proxy reads Endpoints
-// and Pods, so those are built first.
+// agents through the Nodes in storage, services/proxy reads Endpoints and
+// Pods, and serviceaccounts/token Pods, Secrets and Nodes, so those are
+// built first.
 func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 	kubelets := pod.Kubelets{Transport: deps.kubeletTransport}
 	proxy := service.Proxy{Transport: deps.proxyTransport}
+	tokens := serviceaccount.Tokens{Signer: deps.tokens}
 	return map[schema.GroupVersion][]storageBuilder{
 		{Version: "v1"}: {
 			namespace.NewStorage,
@@ -65,6 +70,7 @@ func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 					return nil, err
 				}
 				kubelets.Nodes = s.Store
+				tokens.Nodes = s.Store
 				return s.REST, nil
 			},
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
@@ -73,6 +79,7 @@ func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 					return nil, err
 				}
 				proxy.Pods = s["pods"].(rest.Getter)
+				tokens.Pods = proxy.Pods
 				return s, nil
 			},
 			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
@@ -87,8 +94,18 @@ func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 				return service.NewStorage(opts, deps.services, proxy)
 			},
 			resourceStorage(event.Resource),
-			resourceStorage(secret.Resource),
+			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+				s, err := secret.Resource.NewStorage(opts)
+				if err != nil {
+					return nil, err
+				}
+				tokens.Secrets = s.Store
+				return s.REST, nil
+			},
 			resourceStorage(configmap.Resource),
+			func(opts generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
+				return serviceaccount.NewStorage(opts, tokens)
+			},
 		},
 		{Group: "apps", Version: "v1"}:          {apps.NewDeploymentStorage, apps.NewReplicaSetStorage},
 		{Group: "events.k8s.io", Version: "v1"}: {resourceStorage(event.EventsV1Resource)},

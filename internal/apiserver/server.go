@@ -5,12 +5,12 @@ package apiserver
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -24,6 +24,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/sets"
 	utilversion "k8s.io/apimachinery/pkg/util/version"
+	admissionlib "k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
@@ -45,11 +46,13 @@ import (
 	basecompatibility "k8s.io/component-base/version"
 	"k8s.io/klog/v2"
 
+	saadmission "github.com/portway/portway/internal/admission/serviceaccount"
 	"github.com/portway/portway/internal/allocator"
 	"github.com/portway/portway/internal/apiserver/authn"
 	"github.com/portway/portway/internal/apiserver/openapi"
 	"github.com/portway/portway/internal/registry"
 	"github.com/portway/portway/internal/registry/service"
+	"github.com/portway/portway/internal/satoken"
 	"github.com/portway/portway/internal/storage/etcd"
 	"github.com/portway/portway/internal/version"
 )
@@ -143,7 +146,15 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	// kube-apiserver's --authorization-mode=AlwaysAllow. Access reviews
 	// (kubectl auth can-i) ask the same authorizer.
 	authz := authorizerfactory.NewAlwaysAllowAuthorizer()
-	cfg, admission, err := config(o, pki, authz, bindIP, port, transport)
+	saKey, err := pki.ServiceAccountSigner()
+	if err != nil {
+		return err
+	}
+	saTokens, err := satoken.NewSigner(saKey)
+	if err != nil {
+		return err
+	}
+	cfg, admission, err := config(o, pki, saKey.Public(), authz, bindIP, port, transport)
 	if err != nil {
 		return err
 	}
@@ -179,7 +190,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		return err
 	}
 	deps := apiDeps{services: services, kubeletTransport: kubelets, proxyTransport: proxyTransport(),
-		authenticator: cfg.Authentication.Authenticator, authorizer: authz}
+		authenticator: cfg.Authentication.Authenticator, authorizer: authz, tokens: saTokens}
 	if err := installAPIs(server, sharedStorage{cfg.RESTOptionsGetter, backend}, deps); err != nil {
 		server.Destroy() // the watch caches built so far, before the client closes
 		return err
@@ -219,7 +230,12 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		if err != nil {
 			return err
 		}
-		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, o.PodSubnets, o.NodeMonitorGracePeriod); err != nil {
+		rootCA, err := pki.CA()
+		if err != nil {
+			return err
+		}
+		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, controllerOptions{
+			podSubnets: o.PodSubnets, nodeGrace: o.NodeMonitorGracePeriod, rootCA: rootCA}); err != nil {
 			return err
 		}
 		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)
@@ -320,7 +336,7 @@ func (s sharedStorage) GetRESTOptions(resource schema.GroupResource, example run
 var longRunning = genericfilters.BasicLongRunningRequestCheck(
 	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
-func config(o Options, pki authn.PKI, authz authorizer.Authorizer, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
+func config(o Options, pki authn.PKI, saKey crypto.PublicKey, authz authorizer.Authorizer, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
 	// portway exports no traces. Without a tracing configuration the
 	// OpenTelemetry filter and etcd client interceptors, on by default in
 	// 1.32, record nothing but cost every request CPU and allocations.
@@ -347,7 +363,7 @@ func config(o Options, pki authn.PKI, authz authorizer.Authorizer, bindIP net.IP
 	// itself.
 	cfg.LoopbackClientConfig.ContentType = runtime.ContentTypeProtobuf
 	cfg.LoopbackClientConfig.DisableCompression = true
-	caPEM, err := os.ReadFile(pki.Path(authn.CACert))
+	caPEM, err := pki.CA()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,7 +380,13 @@ func config(o Options, pki authn.PKI, authz authorizer.Authorizer, bindIP net.IP
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Authentication.Authenticator = authn.NewAuthenticator(roots, token)
+	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	saTokens := satoken.NewAuthenticator(saKey, satoken.NewClientGetter(client))
+	cfg.Authentication.Authenticator = authn.NewAuthenticator(roots, token, saTokens)
+	cfg.Authentication.APIAudiences = satoken.APIAudiences
 	cfg.Authorization.Authorizer = authz
 
 	info := version.Info()
@@ -399,10 +421,6 @@ func config(o Options, pki authn.PKI, authz authorizer.Authorizer, bindIP net.IP
 		return nil, nil, err
 	}
 
-	client, err := kubernetes.NewForConfig(cfg.LoopbackClientConfig)
-	if err != nil {
-		return nil, nil, err
-	}
 	cfg.ClientConfig = cfg.LoopbackClientConfig
 	// Admission's informers, which Run starts and stops itself (not
 	// cfg.SharedInformerFactory, whose informers the library stops only as
@@ -420,7 +438,9 @@ func config(o Options, pki authn.PKI, authz authorizer.Authorizer, bindIP net.IP
 	if err := ns.ValidateInitialization(); err != nil {
 		return nil, nil, err
 	}
-	cfg.AdmissionControl = ns
+	// Then ServiceAccount, as in kube-apiserver's default order: pods run
+	// as an account that exists, and mount its token.
+	cfg.AdmissionControl = admissionlib.NewChainHandler(ns, saadmission.New(client, admission))
 	return cfg, admission, nil
 }
 

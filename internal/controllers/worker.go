@@ -118,3 +118,16 @@ func Enqueue(q workqueue.TypedRateLimitingInterface[string], obj any) {
 		q.Add(key)
 	}
 }
+
+// EnqueueNamespaceIfNamed adds obj's namespace to q when obj (or its
+// deletion tombstone) is named name: for the controllers that keep one such
+// object in every namespace.
+func EnqueueNamespaceIfNamed(q workqueue.TypedRateLimitingInterface[string], obj any, name string) {
+	key, ok := Key(obj)
+	if !ok {
+		return
+	}
+	if ns, n, err := cache.SplitMetaNamespaceKey(key); err == nil && n == name {
+		q.Add(ns)
+	}
+}

@@ -123,6 +123,19 @@ func SecretRow(s *corev1.Secret) []any {
 	return []any{s.Name, string(s.Type), int64(n), age(s.CreationTimestamp)}
 }
 
+// ServiceAccountColumns are the columns of a ServiceAccount table.
+var ServiceAccountColumns = []metav1.TableColumnDefinition{
+	nameColumn,
+	column("Secrets", corev1.ServiceAccount{}.SwaggerDoc()["secrets"], 0),
+	ageColumn,
+}
+
+// ServiceAccountRow returns the cells of a ServiceAccount; SECRETS counts
+// its secret references.
+func ServiceAccountRow(sa *corev1.ServiceAccount) []any {
+	return []any{sa.Name, int64(len(sa.Secrets)), age(sa.CreationTimestamp)}
+}
+
 // LeaseColumns are the columns of a coordination.k8s.io/v1 Lease table.
 var LeaseColumns = []metav1.TableColumnDefinition{
 	nameColumn,

@@ -226,6 +226,7 @@ func TestColumns(t *testing.T) {
 		{"ConfigMap", ConfigMapColumns, ConfigMapRow(&corev1.ConfigMap{}), "Name Data Age"},
 		{"Secret", SecretColumns, SecretRow(&corev1.Secret{}), "Name Type Data Age"},
 		{"Lease", LeaseColumns, LeaseRow(&coordinationv1.Lease{}), "Name Holder Age"},
+		{"ServiceAccount", ServiceAccountColumns, ServiceAccountRow(&corev1.ServiceAccount{}), "Name Secrets Age"},
 	}
 	for _, tt := range tests {
 		var headers []string
@@ -800,6 +801,10 @@ func TestSmallRows(t *testing.T) {
 		ObjectMeta: meta("kube-scheduler", created),
 		Spec:       coordinationv1.LeaseSpec{HolderIdentity: ref("node-a_1234")},
 	}), []any{"kube-scheduler", "node-a_1234", "90s"})
+	checkRow(t, "serviceaccount", ServiceAccountRow(&corev1.ServiceAccount{
+		ObjectMeta: meta("build-robot", created),
+		Secrets:    []corev1.ObjectReference{{Name: "a"}, {Name: "b"}},
+	}), []any{"build-robot", int64(2), "90s"})
 	checkRow(t, "free lease", LeaseRow(&coordinationv1.Lease{ObjectMeta: meta("l", created)}),
 		[]any{"l", "", "90s"})
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,6 +28,11 @@ func addDefaulters(s *runtime.Scheme) {
 			rs.Spec.Replicas = ptr.To[int32](1)
 		}
 		defaultPodSpec(&rs.Spec.Template.Spec)
+	})
+	s.AddTypeDefaultingFunc(&authenticationv1.TokenRequest{}, func(o any) {
+		if tr := o.(*authenticationv1.TokenRequest); tr.Spec.ExpirationSeconds == nil {
+			tr.Spec.ExpirationSeconds = ptr.To[int64](3600)
+		}
 	})
 	s.AddTypeDefaultingFunc(&corev1.Node{}, func(o any) { reconcilePodCIDRs(&o.(*corev1.Node).Spec) })
 	s.AddTypeDefaultingFunc(&corev1.Service{}, func(o any) { defaultService(o.(*corev1.Service)) })
@@ -182,6 +188,7 @@ func defaultPodSpec(spec *corev1.PodSpec) {
 	if spec.SchedulerName == "" {
 		spec.SchedulerName = corev1.DefaultSchedulerName
 	}
+	reconcileServiceAccount(spec)
 	for i := range spec.InitContainers {
 		defaultContainer(&spec.InitContainers[i])
 	}
@@ -274,6 +281,16 @@ func reconcilePodIPs(st *corev1.PodStatus) {
 	if st.HostIP == "" && len(st.HostIPs) > 0 {
 		st.HostIP = st.HostIPs[0].IP
 	}
+}
+
+// reconcileServiceAccount makes the deprecated serviceAccount an alias of
+// serviceAccountName, as Kubernetes' v1 conversion does: it is read when
+// serviceAccountName is empty, and always written back the same.
+func reconcileServiceAccount(spec *corev1.PodSpec) {
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = spec.DeprecatedServiceAccount
+	}
+	spec.DeprecatedServiceAccount = spec.ServiceAccountName
 }
 
 // reconcilePodCIDRs does the same for a node's podCIDR and podCIDRs.

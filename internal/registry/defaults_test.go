@@ -147,3 +147,25 @@ func TestPodIPsFollowPodIP(t *testing.T) {
 		})
 	}
 }
+
+func TestServiceAccountAlias(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		in       corev1.PodSpec
+		wantName string
+	}{
+		{"neither", corev1.PodSpec{}, ""},
+		{"alias only", corev1.PodSpec{DeprecatedServiceAccount: "old"}, "old"},
+		{"name only", corev1.PodSpec{ServiceAccountName: "new"}, "new"},
+		{"both, disagreeing: the name wins", corev1.PodSpec{ServiceAccountName: "new", DeprecatedServiceAccount: "old"}, "new"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &corev1.Pod{Spec: tc.in}
+			Scheme.Default(p)
+			if p.Spec.ServiceAccountName != tc.wantName || p.Spec.DeprecatedServiceAccount != tc.wantName {
+				t.Errorf("serviceAccountName %q, serviceAccount %q; want both %q",
+					p.Spec.ServiceAccountName, p.Spec.DeprecatedServiceAccount, tc.wantName)
+			}
+		})
+	}
+}

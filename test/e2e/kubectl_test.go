@@ -64,6 +64,7 @@ func kubectlSuite(t *testing.T, s *server) {
 	t.Run("errors", func(t *testing.T) { testErrors(t, s) })
 	t.Run("nodes", func(t *testing.T) { testNodes(t, s) })
 	t.Run("auth", func(t *testing.T) { testAuth(t, s) })
+	t.Run("serviceaccounts", func(t *testing.T) { testServiceAccounts(t, s) })
 }
 
 // testNodes checks what the control plane does for a Node: a pod CIDR out
@@ -120,7 +121,7 @@ data:
 	expect(t, "apply", s.applyStdin(manifest), "configmap/two created\n")
 	expect(t, "re-apply", s.applyStdin(manifest), "configmap/two unchanged\n")
 	expect(t, "apply change", s.applyStdin(strings.Replace(manifest, "blue", "red", 1)), "configmap/two configured\n")
-	expect(t, "get", s.ok("get", "cm", "-n", "cms"), "NAME DATA AGE\none 1 0s\ntwo 1 0s\n")
+	expect(t, "get", s.ok("get", "cm", "-n", "cms"), "NAME DATA AGE\nkube-root-ca.crt 1 0s\none 1 0s\ntwo 1 0s\n")
 	expect(t, "label selector", s.ok("get", "cm", "-n", "cms", "-l", "app=demo", "-o", "name"), "configmap/two\n")
 	expect(t, "field selector", s.ok("get", "cm", "-n", "cms", "--field-selector", "metadata.name=one", "-o", "name"), "configmap/one\n")
 	expect(t, "jsonpath", s.ok("get", "cm", "two", "-n", "cms", "-o", "jsonpath={.data.color}"), "red")
@@ -249,8 +250,11 @@ regarding:
 
 func testWatch(t *testing.T, s *server) {
 	s.ok("create", "namespace", "watch")
+	// Every namespace gets the cluster's CA certificate; once it is there,
+	// the watch starts with it.
+	waitFor(t, "kube-root-ca.crt", func() bool { return s.kubectl("get", "cm", "kube-root-ca.crt", "-n", "watch").code == 0 })
 	cmd := exec.Command("kubectl", "--cache-dir", s.dataDir+"/kubectl-cache", "get", "cm", "-n", "watch", "-w", "--output-watch-events")
-	// kubectl prints nothing for an empty list, so w0 marks the start.
+	// w0, created once kubectl runs, shows that its watch has started.
 	cmd.Env = append(cmd.Environ(), "KUBECONFIG="+s.kubeconfig)
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -263,7 +267,7 @@ func testWatch(t *testing.T, s *server) {
 	s.ok("create", "configmap", "w1", "-n", "watch")
 	s.ok("label", "configmap", "w1", "-n", "watch", "x=y")
 	s.ok("delete", "configmap", "w1", "-n", "watch")
-	want := "EVENT NAME DATA AGE\nADDED w0 0 0s\nADDED w1 0 0s\nMODIFIED w1 0 0s\nDELETED w1 0 0s\n"
+	want := "EVENT NAME DATA AGE\nADDED kube-root-ca.crt 1 0s\nADDED w0 0 0s\nADDED w1 0 0s\nMODIFIED w1 0 0s\nDELETED w1 0 0s\n"
 	waitFor(t, "three watch events", func() bool { return normalize(out.String()) == normalize(want) })
 }
 

@@ -54,7 +54,7 @@ func TestKubectlVersions(t *testing.T) {
 			cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: " + ns + "\ndata:\n  k: v\n"
 			expect(t, "apply", run(cm, "apply", "-f", "-"), "configmap/cm created\n")
 			expect(t, "apply again", run(strings.Replace(cm, "k: v", "k: w", 1), "apply", "-f", "-"), "configmap/cm configured\n")
-			expect(t, "get", run("", "get", "cm", "-n", ns), "NAME DATA AGE\ncm 1 0s\n")
+			expect(t, "get", run("", "get", "cm", "-n", ns), "NAME DATA AGE\ncm 1 0s\nkube-root-ca.crt 1 0s\n")
 			expect(t, "get svc wide", run("", "get", "svc", "kubernetes", "-o", "wide"),
 				"NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE SELECTOR\nkubernetes ClusterIP 10.96.0.1 <none> 443/TCP 0s <none>\n")
 			if d := run("", "describe", "cm", "cm", "-n", ns); !strings.Contains(d, "k:\n----\nw") {

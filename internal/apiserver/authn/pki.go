@@ -9,6 +9,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
@@ -43,6 +44,9 @@ const (
 	// proxies to them (logs), as kube-apiserver's --kubelet-client-certificate.
 	KubeletClientCert = "apiserver-kubelet-client.crt"
 	KubeletClientKey  = "apiserver-kubelet-client.key"
+	// ServiceAccountKey signs service account tokens (kube-apiserver's
+	// --service-account-signing-key-file; kubeadm's sa.key).
+	ServiceAccountKey = "sa.key"
 	EtcdCACert        = "etcd/ca.crt"
 	EtcdCAKey         = "etcd/ca.key"
 	EtcdServingCert   = "etcd/server.crt"
@@ -78,6 +82,9 @@ func (p PKI) Ensure(ips []net.IP, dnsNames []string) error {
 	if err := p.ensureToken(AdminToken); err != nil {
 		return err
 	}
+	if err := p.ensureServiceAccountKey(); err != nil {
+		return err
+	}
 	kubeletClient := &x509.Certificate{Subject: pkix.Name{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if err := p.ensureLeaf(ca, KubeletClientCert, KubeletClientKey, kubeletClient); err != nil {
@@ -96,6 +103,10 @@ func (p PKI) Ensure(ips []net.IP, dnsNames []string) error {
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	return p.ensureLeaf(etcdCA, EtcdClientCert, EtcdClientKey, client)
 }
+
+// CA returns the cluster CA's certificate, PEM encoded: what signed the API
+// server's certificate and every client certificate it accepts.
+func (p PKI) CA() ([]byte, error) { return os.ReadFile(p.Path(CACert)) }
 
 // Token returns the admin bearer token.
 func (p PKI) Token() (string, error) {
@@ -201,6 +212,37 @@ func (p PKI) write(keyName string, cert *x509.Certificate, key crypto.Signer, ce
 		return err
 	}
 	return certutil.WriteCert(p.Path(certName), certPEM)
+}
+
+// ServiceAccountSigner returns the key service account tokens are signed
+// with.
+func (p PKI) ServiceAccountSigner() (crypto.Signer, error) {
+	key, err := keyutil.PrivateKeyFromFile(p.Path(ServiceAccountKey))
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("%s: not a signing key", p.Path(ServiceAccountKey))
+	}
+	return signer, nil
+}
+
+// ensureServiceAccountKey makes an RSA-2048 key, as kubeadm does: tokens
+// are RS256, which every JWT library checks.
+func (p PKI) ensureServiceAccountKey() error {
+	if _, err := os.Stat(p.Path(ServiceAccountKey)); err == nil {
+		return nil
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	if err != nil {
+		return err
+	}
+	return keyutil.WriteKey(p.Path(ServiceAccountKey), keyPEM)
 }
 
 func (p PKI) ensureToken(name string) error {

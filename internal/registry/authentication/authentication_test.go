@@ -2,24 +2,44 @@ package authentication
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"reflect"
 	"testing"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/portway/portway/internal/apiserver/authn"
+	"github.com/portway/portway/internal/satoken"
+)
+
+// robot is a service account the tests' API holds, and key signs its
+// tokens.
+var (
+	robot = &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot", Namespace: "ns", UID: "robot-uid"}}
+	key   = func() *rsa.PrivateKey {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}()
 )
 
 func create(t *testing.T, resource string, u user.Info, obj runtime.Object) (runtime.Object, error) {
 	t.Helper()
-	storage := NewStorage(authn.NewAuthenticator(x509.NewCertPool(), "secret-token"))
+	saTokens := satoken.NewAuthenticator(key.Public(), satoken.NewClientGetter(fake.NewClientset(robot)))
+	storage := NewStorage(authn.NewAuthenticator(x509.NewCertPool(), "secret-token", saTokens))
 	ctx := context.Background()
 	if u != nil {
 		ctx = genericapirequest.WithUser(ctx, u)
@@ -69,9 +89,32 @@ func TestTokenReview(t *testing.T) {
 	if _, err := review(""); !apierrors.IsBadRequest(err) {
 		t.Errorf("empty token: %v", err)
 	}
-	// portway's server has no audiences of its own, so a token is valid
-	// for none that a review names.
+	// The admin token is good for the API server's own audience only.
 	if s, err := review("secret-token", "vault"); err != nil || s.Authenticated || s.Error != "invalid bearer token" {
-		t.Errorf("with audiences: %+v, %v", s, err)
+		t.Errorf("admin token for another audience: %+v, %v", s, err)
+	}
+	if s, err := review("secret-token", "vault", satoken.Issuer); err != nil || !s.Authenticated || !reflect.DeepEqual(s.Audiences, []string{satoken.Issuer}) {
+		t.Errorf("admin token for the API server: %+v, %v", s, err)
+	}
+
+	signer, err := satoken.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := signer.Issue(robot, satoken.Binding{}, satoken.APIAudiences, time.Now(), time.Hour, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = review(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Authenticated || s.User.Username != "system:serviceaccount:ns:robot" || s.User.UID != "robot-uid" ||
+		!reflect.DeepEqual(s.User.Groups, []string{"system:serviceaccounts", "system:serviceaccounts:ns", user.AllAuthenticated}) {
+		t.Errorf("service account token: %+v", s)
+	}
+	if s, err := review(sa, "vault"); err != nil || s.Authenticated ||
+		s.Error != `token audiences ["https://kubernetes.default.svc.cluster.local"] is invalid for the target audiences ["vault"]` {
+		t.Errorf("service account token for another audience: %+v, %v", s, err)
 	}
 }
