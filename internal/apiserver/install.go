@@ -110,7 +110,7 @@ func served(deps apiDeps) map[schema.GroupVersion][]storageBuilder {
 		{Group: "apps", Version: "v1"}:          {apps.NewDeploymentStorage, apps.NewReplicaSetStorage},
 		{Group: "events.k8s.io", Version: "v1"}: {resourceStorage(event.EventsV1Resource)},
 		{Group: "authentication.k8s.io", Version: "v1"}: {func(generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
-			return authentication.NewStorage(deps.authenticator), nil
+			return authentication.NewStorage(deps.authenticator, satoken.APIAudiences), nil
 		}},
 		{Group: "authorization.k8s.io", Version: "v1"}: {func(generic.RESTOptionsGetter) (map[string]rest.Storage, error) {
 			return authorization.NewStorage(deps.authorizer), nil

@@ -9,6 +9,7 @@ package satoken
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -41,7 +42,8 @@ const (
 	ExtendedExpiration = 365 * 24 * time.Hour
 )
 
-// APIAudiences are the audiences the API server accepts tokens for.
+// APIAudiences are the audiences the API server accepts tokens for. Not to
+// be changed: callers that keep a copy in an object clone it.
 var APIAudiences = authenticator.Audiences{Issuer}
 
 // Binding is what a token is bound to, besides its account: a pod (and the
@@ -82,8 +84,11 @@ func NewSigner(key crypto.Signer) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	if _, ok := key.Public().(*rsa.PublicKey); !ok {
+		return nil, fmt.Errorf("service account key: want an RSA key, have %T", key.Public())
+	}
+	// No "typ" header, as Kubernetes' tokens have none.
+	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -184,9 +189,6 @@ func (a *Authenticator) AuthenticateToken(ctx context.Context, token string) (*a
 	}
 
 	tokenAuds := authenticator.Audiences(public.Audience)
-	if len(tokenAuds) == 0 { // a legacy token: for the API server only
-		tokenAuds = APIAudiences
-	}
 	requested, ok := authenticator.AudiencesFrom(ctx)
 	if !ok {
 		requested = APIAudiences

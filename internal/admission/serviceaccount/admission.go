@@ -24,23 +24,20 @@ import (
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/internal/controllers/rootcacert"
+	sacontroller "github.com/portway/portway/internal/controllers/serviceaccount"
+	registrysa "github.com/portway/portway/internal/registry/serviceaccount"
+	"github.com/portway/portway/internal/satoken"
 )
 
 const (
-	// DefaultName is the account of a pod that names none.
-	DefaultName = "default"
-	// MountPath is where containers find the account's token.
-	MountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
-	// VolumePrefix starts the name of the volume this plugin adds.
-	VolumePrefix = "kube-api-access-"
-	// TokenExpirationSeconds is the lifetime the volume asks for: the
-	// value that tells the API server to issue a longer-lived token that
-	// only warns when used past it (kube-apiserver's
-	// --service-account-extend-token-expiration).
-	TokenExpirationSeconds = 3607
+	// mountPath is where containers find the account's token.
+	mountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
+	// volumePrefix starts the name of the volume this plugin adds.
+	volumePrefix = "kube-api-access-"
 
-	enforceMountableSecrets = "kubernetes.io/enforce-mountable-secrets"
-	mirrorPodAnnotation     = "kubernetes.io/config.mirror"
+	mirrorPodAnnotation = "kubernetes.io/config.mirror"
 )
 
 // Plugin is the ServiceAccount admission plugin.
@@ -79,7 +76,7 @@ func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, o admission.
 		return p.Validate(ctx, a, o)
 	}
 	if pod.Spec.ServiceAccountName == "" {
-		pod.Spec.ServiceAccountName = DefaultName
+		pod.Spec.ServiceAccountName = sacontroller.Default
 	}
 	sa, err := p.account(ctx, a.GetNamespace(), pod.Spec.ServiceAccountName)
 	if err != nil {
@@ -117,7 +114,7 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 	if err != nil {
 		return admission.NewForbidden(a, fmt.Errorf("error looking up service account %s/%s: %v", a.GetNamespace(), pod.Spec.ServiceAccountName, err))
 	}
-	if enforce, _ := strconv.ParseBool(sa.Annotations[enforceMountableSecrets]); enforce {
+	if enforce, _ := strconv.ParseBool(sa.Annotations[registrysa.EnforceMountableSecrets]); enforce {
 		if err := limitSecretReferences(sa, pod); err != nil {
 			return admission.NewForbidden(a, err)
 		}
@@ -145,7 +142,7 @@ func (p *Plugin) account(ctx context.Context, namespace, name string) (*corev1.S
 		return sa, err
 	}
 	attempts := 1
-	if name == DefaultName {
+	if name == sacontroller.Default {
 		attempts = 10
 	}
 	retry := time.Duration(100+rand.IntN(100)) * time.Millisecond
@@ -178,18 +175,18 @@ func automount(sa *corev1.ServiceAccount, pod *corev1.Pod) bool {
 }
 
 // mountToken mounts the token volume into every init and app container
-// that mounts nothing at MountPath, adding the volume if the pod lacks one.
+// that mounts nothing at mountPath, adding the volume if the pod lacks one.
 func (p *Plugin) mountToken(pod *corev1.Pod) {
 	volume := ""
 	for _, v := range pod.Spec.Volumes {
-		if strings.HasPrefix(v.Name, VolumePrefix) {
+		if strings.HasPrefix(v.Name, volumePrefix) {
 			volume = v.Name
 			break
 		}
 	}
 	hasVolume := volume != ""
 	if !hasVolume {
-		volume = p.generateName(VolumePrefix)
+		volume = p.generateName(volumePrefix)
 	}
 	needed := false
 	for _, containers := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
@@ -197,30 +194,30 @@ func (p *Plugin) mountToken(pod *corev1.Pod) {
 			c := &containers[i]
 			mounted := false
 			for _, m := range c.VolumeMounts {
-				mounted = mounted || m.MountPath == MountPath
+				mounted = mounted || m.MountPath == mountPath
 			}
 			if !mounted {
-				c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volume, ReadOnly: true, MountPath: MountPath})
+				c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: volume, ReadOnly: true, MountPath: mountPath})
 				needed = true
 			}
 		}
 	}
 	if needed && !hasVolume {
 		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{
-			Name: volume, VolumeSource: corev1.VolumeSource{Projected: TokenVolumeSource()},
+			Name: volume, VolumeSource: corev1.VolumeSource{Projected: tokenVolumeSource()},
 		})
 	}
 }
 
-// TokenVolumeSource is the projected volume of a service account token.
-func TokenVolumeSource() *corev1.ProjectedVolumeSource {
+// tokenVolumeSource is the projected volume of a service account token.
+func tokenVolumeSource() *corev1.ProjectedVolumeSource {
 	return &corev1.ProjectedVolumeSource{
 		DefaultMode: ptr.To(corev1.ProjectedVolumeSourceDefaultMode),
 		Sources: []corev1.VolumeProjection{
-			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](TokenExpirationSeconds)}},
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](satoken.WarnOnlyExpirationSeconds)}},
 			{ConfigMap: &corev1.ConfigMapProjection{
-				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
-				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+				LocalObjectReference: corev1.LocalObjectReference{Name: rootcacert.Name},
+				Items:                []corev1.KeyToPath{{Key: rootcacert.Key, Path: rootcacert.Key}},
 			}},
 			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{
 				Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"},
@@ -235,38 +232,60 @@ func mirrorPodReferences(pod *corev1.Pod) error {
 	if pod.Spec.ServiceAccountName != "" {
 		return fmt.Errorf("a mirror pod may not reference service accounts")
 	}
-	if len(pod.Spec.ImagePullSecrets) > 0 {
+	secrets := len(pod.Spec.ImagePullSecrets) > 0
+	token := false
+	for _, v := range pod.Spec.Volumes {
+		secrets = secrets || volumeSecret(v)
+		if v.Projected != nil {
+			for _, s := range v.Projected.Sources {
+				secrets = secrets || s.Secret != nil
+				token = token || s.ServiceAccountToken != nil
+			}
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		secrets = secrets || len(secretRefs(c)) > 0
+	}
+	for _, c := range pod.Spec.Containers {
+		secrets = secrets || len(secretRefs(c)) > 0
+	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		secrets = secrets || len(secretRefs(corev1.Container{Env: c.Env, EnvFrom: c.EnvFrom})) > 0
+	}
+	switch {
+	case secrets:
 		return fmt.Errorf("a mirror pod may not reference secrets")
-	}
-	for _, v := range pod.Spec.Volumes {
-		if v.Secret != nil {
-			return fmt.Errorf("a mirror pod may not reference secrets")
-		}
-		if v.Projected != nil {
-			for _, s := range v.Projected.Sources {
-				if s.Secret != nil {
-					return fmt.Errorf("a mirror pod may not reference secrets")
-				}
-			}
-		}
-	}
-	for _, containers := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
-		for _, c := range containers {
-			if len(secretRefs(c)) > 0 {
-				return fmt.Errorf("a mirror pod may not reference secrets")
-			}
-		}
-	}
-	for _, v := range pod.Spec.Volumes {
-		if v.Projected != nil {
-			for _, s := range v.Projected.Sources {
-				if s.ServiceAccountToken != nil {
-					return fmt.Errorf("a mirror pod may not use ServiceAccountToken volume projections")
-				}
-			}
-		}
+	case token:
+		return fmt.Errorf("a mirror pod may not use ServiceAccountToken volume projections")
 	}
 	return nil
+}
+
+// volumeSecret says whether a volume reads a secret, by any of the volume
+// types that take one (Kubernetes' VisitPodSecretNames).
+func volumeSecret(v corev1.Volume) bool {
+	s := v.VolumeSource
+	switch {
+	case s.Secret != nil, s.AzureFile != nil:
+		return true
+	case s.CSI != nil:
+		return s.CSI.NodePublishSecretRef != nil
+	case s.CephFS != nil:
+		return s.CephFS.SecretRef != nil
+	case s.Cinder != nil:
+		return s.Cinder.SecretRef != nil
+	case s.FlexVolume != nil:
+		return s.FlexVolume.SecretRef != nil
+	case s.RBD != nil:
+		return s.RBD.SecretRef != nil
+	case s.ScaleIO != nil:
+		return s.ScaleIO.SecretRef != nil
+	case s.ISCSI != nil:
+		return s.ISCSI.SecretRef != nil
+	case s.StorageOS != nil:
+		return s.StorageOS.SecretRef != nil
+	}
+	return false
 }
 
 // limitSecretReferences refuses a pod that uses a secret its account does

@@ -12,6 +12,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
+
+	sacontroller "github.com/portway/portway/internal/controllers/serviceaccount"
+	registrysa "github.com/portway/portway/internal/registry/serviceaccount"
 )
 
 // newPlugin returns the plugin over a fake API holding objs, with informers
@@ -42,42 +45,54 @@ func podCreate(pod *corev1.Pod, subresource string) admission.Attributes {
 		corev1.SchemeGroupVersion.WithResource("pods"), subresource, admission.Create, &metav1.CreateOptions{}, false, nil)
 }
 
+// expectAdmit admits pod and checks the error's text ("" for none).
+func expectAdmit(t *testing.T, p *Plugin, pod *corev1.Pod, want string) {
+	t.Helper()
+	got := ""
+	if err := p.Admit(context.Background(), podCreate(pod, ""), nil); err != nil {
+		got = err.Error()
+	}
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
 func twoContainers() *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Spec: corev1.PodSpec{
 		InitContainers: []corev1.Container{{Name: "init"}},
-		Containers:     []corev1.Container{{Name: "app"}, {Name: "own", VolumeMounts: []corev1.VolumeMount{{Name: "mine", MountPath: MountPath}}}},
+		Containers:     []corev1.Container{{Name: "app"}, {Name: "own", VolumeMounts: []corev1.VolumeMount{{Name: "mine", MountPath: mountPath}}}},
 	}}
 }
 
 func TestMountsDefaultAccountToken(t *testing.T) {
-	p, _ := newPlugin(t, account(DefaultName, func(sa *corev1.ServiceAccount) {
+	p, _ := newPlugin(t, account(sacontroller.Default, func(sa *corev1.ServiceAccount) {
 		sa.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
 	}))
 	pod := twoContainers()
 	if err := p.Admit(context.Background(), podCreate(pod, ""), nil); err != nil {
 		t.Fatal(err)
 	}
-	if pod.Spec.ServiceAccountName != DefaultName {
+	if pod.Spec.ServiceAccountName != sacontroller.Default {
 		t.Errorf("serviceAccountName %q", pod.Spec.ServiceAccountName)
 	}
-	want := corev1.VolumeMount{Name: "kube-api-access-abcde", ReadOnly: true, MountPath: MountPath}
+	want := corev1.VolumeMount{Name: "kube-api-access-abcde", ReadOnly: true, MountPath: mountPath}
 	for _, c := range []corev1.Container{pod.Spec.InitContainers[0], pod.Spec.Containers[0]} {
 		if len(c.VolumeMounts) != 1 || c.VolumeMounts[0] != want {
 			t.Errorf("container %s mounts %+v, want %+v", c.Name, c.VolumeMounts, want)
 		}
 	}
 	if m := pod.Spec.Containers[1].VolumeMounts; len(m) != 1 || m[0].Name != "mine" {
-		t.Errorf("a container with its own mount at %s got %+v", MountPath, m)
+		t.Errorf("a container with its own mount at %s got %+v", mountPath, m)
 	}
 	if len(pod.Spec.Volumes) != 1 || pod.Spec.Volumes[0].Name != "kube-api-access-abcde" ||
-		!reflect.DeepEqual(pod.Spec.Volumes[0].Projected, TokenVolumeSource()) {
+		!reflect.DeepEqual(pod.Spec.Volumes[0].Projected, tokenVolumeSource()) {
 		t.Errorf("volumes %+v", pod.Spec.Volumes)
 	}
 	if s := pod.Spec.ImagePullSecrets; len(s) != 1 || s[0].Name != "regcred" {
 		t.Errorf("imagePullSecrets %+v, want the account's", s)
 	}
 	// What the admission test of a real cluster shows: token, CA, namespace.
-	src := TokenVolumeSource()
+	src := tokenVolumeSource()
 	if *src.DefaultMode != 0o644 || *src.Sources[0].ServiceAccountToken.ExpirationSeconds != 3607 ||
 		src.Sources[1].ConfigMap.Name != "kube-root-ca.crt" || src.Sources[2].DownwardAPI.Items[0].FieldRef.FieldPath != "metadata.namespace" {
 		t.Errorf("volume source %+v", src)
@@ -157,7 +172,7 @@ func TestOnlyPodCreates(t *testing.T) {
 
 func TestEnforceMountableSecrets(t *testing.T) {
 	enforced := func(sa *corev1.ServiceAccount) {
-		sa.Annotations = map[string]string{enforceMountableSecrets: "true"}
+		sa.Annotations = map[string]string{registrysa.EnforceMountableSecrets: "true"}
 		sa.Secrets = []corev1.ObjectReference{{Name: "listed"}}
 	}
 	for _, tc := range []struct {
@@ -186,13 +201,36 @@ func TestEnforceMountableSecrets(t *testing.T) {
 			pod := twoContainers()
 			pod.Spec.ServiceAccountName = "robot"
 			tc.edit(pod)
-			err := p.Admit(context.Background(), podCreate(pod, ""), nil)
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if got != tc.want {
-				t.Errorf("got %q\nwant %q", got, tc.want)
+			expectAdmit(t, p, pod, tc.want)
+		})
+	}
+}
+
+func TestMirrorPods(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*corev1.Pod)
+		want string
+	}{
+		{"plain", func(*corev1.Pod) {}, ""},
+		{"an account", func(p *corev1.Pod) { p.Spec.ServiceAccountName = "robot" },
+			`pods "p" is forbidden: a mirror pod may not reference service accounts`},
+		{"a CSI secret", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{CSI: &corev1.CSIVolumeSource{
+				Driver: "d", NodePublishSecretRef: &corev1.LocalObjectReference{Name: "s"}}}}}
+		}, `pods "p" is forbidden: a mirror pod may not reference secrets`},
+		{"a token", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{Projected: tokenVolumeSource()}}}
+		}, `pods "p" is forbidden: a mirror pod may not use ServiceAccountToken volume projections`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, _ := newPlugin(t)
+			pod := twoContainers()
+			pod.Annotations = map[string]string{mirrorPodAnnotation: "x"}
+			tc.edit(pod)
+			expectAdmit(t, p, pod, tc.want)
+			if tc.want == "" && (pod.Spec.ServiceAccountName != "" || len(pod.Spec.Volumes) != 0) {
+				t.Errorf("a mirror pod was changed: %+v", pod.Spec)
 			}
 		})
 	}

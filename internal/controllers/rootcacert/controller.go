@@ -67,8 +67,13 @@ func New(client kubernetes.Interface, factory, configMaps informers.SharedInform
 		queue:      controllers.NewQueue("root-ca-cert-publisher"),
 	}
 	_, _ = ns.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { controllers.Enqueue(c.queue, obj) },
-		UpdateFunc: func(_, obj any) { controllers.Enqueue(c.queue, obj) },
+		AddFunc: func(obj any) { controllers.Enqueue(c.queue, obj) },
+		// A terminating namespace takes no new objects.
+		UpdateFunc: func(_, obj any) {
+			if ns, ok := obj.(*corev1.Namespace); ok && ns.Status.Phase == corev1.NamespaceActive {
+				c.queue.Add(ns.Name)
+			}
+		},
 	})
 	requeueNamespace := func(obj any) { controllers.EnqueueNamespaceIfNamed(c.queue, obj, Name) }
 	_, _ = cm.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

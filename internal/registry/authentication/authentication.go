@@ -25,8 +25,9 @@ import (
 
 // NewStorage returns selfsubjectreviews and tokenreviews. authn is the
 // server's request authenticator; a TokenReview runs it on a request that
-// carries nothing but the token.
-func NewStorage(authn authenticator.Request) map[string]rest.Storage {
+// carries nothing but the token, for the review's audiences or else the
+// server's own, apiAudiences.
+func NewStorage(authn authenticator.Request, apiAudiences authenticator.Audiences) map[string]rest.Storage {
 	return map[string]rest.Storage{
 		"selfsubjectreviews": &registry.Review[*authenticationv1.SelfSubjectReview]{
 			Singular: "selfsubjectreview",
@@ -51,7 +52,7 @@ func NewStorage(authn authenticator.Request) map[string]rest.Storage {
 				return nil
 			},
 			Answer: func(_ context.Context, tr *authenticationv1.TokenReview) (runtime.Object, error) {
-				return tokenReview(authn, tr)
+				return tokenReview(authn, apiAudiences, tr)
 			},
 		},
 	}
@@ -61,9 +62,12 @@ func NewStorage(authn authenticator.Request) map[string]rest.Storage {
 // token for audiences other than those asked about.
 var errAudiences = apierrors.NewInternalError(errors.New("error validating audiences"))
 
-func tokenReview(authn authenticator.Request, tr *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
+func tokenReview(authn authenticator.Request, apiAudiences authenticator.Audiences, tr *authenticationv1.TokenReview) (*authenticationv1.TokenReview, error) {
 	req := &http.Request{URL: &url.URL{}, Header: http.Header{"Authorization": {"Bearer " + tr.Spec.Token}}}
 	auds := authenticator.Audiences(tr.Spec.Audiences)
+	if len(auds) == 0 {
+		auds = apiAudiences
+	}
 	if len(auds) > 0 {
 		req = req.WithContext(authenticator.WithAudiences(req.Context(), auds))
 	}

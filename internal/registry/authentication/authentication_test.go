@@ -39,7 +39,7 @@ var (
 func create(t *testing.T, resource string, u user.Info, obj runtime.Object) (runtime.Object, error) {
 	t.Helper()
 	saTokens := satoken.NewAuthenticator(key.Public(), satoken.NewClientGetter(fake.NewClientset(robot)))
-	storage := NewStorage(authn.NewAuthenticator(x509.NewCertPool(), "secret-token", saTokens))
+	storage := NewStorage(authn.NewAuthenticator(x509.NewCertPool(), "secret-token", saTokens), satoken.APIAudiences)
 	ctx := context.Background()
 	if u != nil {
 		ctx = genericapirequest.WithUser(ctx, u)
@@ -75,7 +75,7 @@ func TestTokenReview(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := authenticationv1.UserInfo{Username: "portway-admin", Groups: []string{user.SystemPrivilegedGroup, user.AllAuthenticated}, Extra: map[string]authenticationv1.ExtraValue{}}
-	if !s.Authenticated || s.Error != "" || !reflect.DeepEqual(s.User, want) {
+	if !s.Authenticated || s.Error != "" || !reflect.DeepEqual(s.User, want) || !reflect.DeepEqual(s.Audiences, []string{satoken.Issuer}) {
 		t.Errorf("admin token: %+v", s)
 	}
 	if s, err := review("wrong"); err != nil || s.Authenticated || s.Error != "invalid bearer token" || s.User.Username != "" {

@@ -37,10 +37,14 @@ func cleanSecretReferences(sa *corev1.ServiceAccount) {
 	}
 }
 
+// EnforceMountableSecrets, set to "true" on an account, limits its pods to
+// the secrets it lists; Kubernetes 1.32 deprecates it.
+const EnforceMountableSecrets = "kubernetes.io/enforce-mountable-secrets"
+
 // warnings flags the enforce-mountable-secrets annotation when a write adds
-// it: Kubernetes 1.32 deprecates it.
+// it.
 func warnings(sa, old *corev1.ServiceAccount) []string {
-	const key = "kubernetes.io/enforce-mountable-secrets"
+	key := EnforceMountableSecrets
 	if old != nil {
 		if _, ok := old.Annotations[key]; ok {
 			return nil

@@ -93,7 +93,7 @@ func (r *TokenREST) Create(ctx context.Context, name string, obj runtime.Object,
 	sa := obj.(*corev1.ServiceAccount)
 
 	if len(req.Spec.Audiences) == 0 {
-		req.Spec.Audiences = satoken.APIAudiences
+		req.Spec.Audiences = slices.Clone(satoken.APIAudiences)
 	}
 	if req.Name == "" {
 		req.Name = sa.Name
