@@ -135,6 +135,28 @@ func TestDataPlane(t *testing.T) {
 		}
 	})
 
+	// Every pod mounts its service account's token, the cluster's CA and
+	// its namespace, and reaches the API server through the kubernetes
+	// Service with them, as in-cluster clients (client-go's
+	// InClusterConfig) do.
+	t.Run("service account token in a pod", func(t *testing.T) {
+		const dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+		expect(t, "namespace file", c.ok("exec", "my-app-1", "--", "cat", dir+"/namespace"), "default")
+		if r := c.kubectl("exec", "my-app-1", "--", "touch", dir+"/x"); r.code == 0 {
+			t.Errorf("the token volume is writable: %+v", r)
+		}
+		review := `{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}`
+		r := c.kubectl("exec", "my-app-1", "--", "sh", "-c", `curl -sS --max-time 5 --cacert `+dir+`/ca.crt `+
+			`-H "Authorization: Bearer $(cat `+dir+`/token)" -H 'Content-Type: application/json' -d '`+review+`' `+
+			`https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/apis/authentication.k8s.io/v1/selfsubjectreviews`)
+		compact := strings.Join(strings.Fields(r.stdout), "") // the server indents JSON for curl
+		for _, want := range []string{`"username":"system:serviceaccount:default:default"`, `"authentication.kubernetes.io/pod-name":["my-app-1"]`} {
+			if !strings.Contains(compact, want) {
+				t.Errorf("whoami from the pod lacks %s: %+v", want, r)
+			}
+		}
+	})
+
 	t.Run("hairpin", func(t *testing.T) {
 		url := "http://" + net.JoinHostPort(svc("hello-nginx-port-expose").Spec.ClusterIP, "8181") + "/hostname"
 		if got, err := httpFrom(c.podNetns(pod("hello-nginx")), url); err != nil || got != "hello-nginx" {

@@ -2,7 +2,9 @@ package runtime
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,11 +176,21 @@ func fieldValue(pod *corev1.Pod, path, podIP, nodeIP string) (string, error) {
 	}
 	switch path {
 	case "metadata.labels":
-		return labels.FormatLabels(pod.Labels), nil
+		return formatMap(pod.Labels), nil
 	case "metadata.annotations":
-		return labels.FormatLabels(pod.Annotations), nil
+		return formatMap(pod.Annotations), nil
 	}
 	return "", fmt.Errorf("unsupported fieldPath: %s", path)
+}
+
+// formatMap is the kubelet's rendering of all labels or annotations in a
+// downward API file: key="value" lines, sorted.
+func formatMap(m map[string]string) string {
+	lines := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		lines = append(lines, fmt.Sprintf("%v=%q", k, m[k]))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // resourceValue answers resourceFieldRef from the container's limits (or

@@ -11,7 +11,7 @@
 // containers instead of starting them again.
 //
 // Not done yet: sidecar (restartable init) containers, lifecycle hooks,
-// hostPort, resource limits, volumes other than the pod's own files, and
+// hostPort, resource limits, volumes other than projected ones, and
 // cluster DNS (every DNS policy gets the node's resolver, with the
 // kubelet's MissingClusterDNS warning).
 package runtime

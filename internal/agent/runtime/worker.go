@@ -49,6 +49,7 @@ type podWorker struct {
 	containers map[string]*ctr
 	startTime  *metav1.Time
 	dnsWarned  bool
+	tokens     map[string]token // service account tokens, by volume/path
 }
 
 // ctr is one container of the pod across its restarts.
@@ -66,7 +67,8 @@ type ctr struct {
 }
 
 func newPodWorker(r *Runtime, pod *corev1.Pod) *podWorker {
-	w := &podWorker{r: r, dir: r.podDir(pod.UID), first: pod, wake: make(chan struct{}, 1), containers: map[string]*ctr{}}
+	w := &podWorker{r: r, dir: r.podDir(pod.UID), first: pod, wake: make(chan struct{}, 1), containers: map[string]*ctr{},
+		tokens: map[string]token{}}
 	w.adopt()
 	return w
 }
@@ -143,8 +145,18 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		}
 	}
 	if w.sb != nil {
-		if next := w.syncContainers(ctx, pod); next > 0 && next < again {
-			again = next
+		// As the kubelet, no container starts until its volumes are set up.
+		renew, err := w.syncVolumes(ctx, pod)
+		if err != nil {
+			w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
+			again = 5 * time.Second
+		} else {
+			if renew > 0 && renew < again {
+				again = renew
+			}
+			if next := w.syncContainers(ctx, pod); next > 0 && next < again {
+				again = next
+			}
 		}
 	}
 	w.postStatus(ctx, pod)
@@ -263,10 +275,10 @@ func (w *podWorker) ensureRunning(ctx context.Context, pod *corev1.Pod, spec *co
 	dir := filepath.Join(w.dir, "containers", spec.Name, strconv.Itoa(int(restart))+"_"+newID())
 	inst, err := startInstance(w.r.cfg.Self, dir, w.sb.path(), restart, &shim.Spec{
 		Argv: args, Env: envList(env), Dir: workDir, Hostname: hostname(pod),
-		Mounts: []shim.Mount{
+		Mounts: append([]shim.Mount{
 			{Source: filepath.Join(w.dir, "etc-hosts"), Target: "/etc/hosts"},
 			{Source: filepath.Join(w.dir, "resolv.conf"), Target: "/etc/resolv.conf"},
-		},
+		}, w.volumeMounts(pod, spec)...),
 	})
 	if err != nil {
 		c.waitingReason, c.waitingMessage = "CreateContainerError", err.Error()

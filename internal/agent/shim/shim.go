@@ -39,16 +39,20 @@ type Spec struct {
 	Env      []string `json:"env,omitempty"`
 	Dir      string   `json:"dir,omitempty"`
 	Hostname string   `json:"hostname"`
-	// Mounts are files bind-mounted over the host's, such as the pod's
-	// /etc/hosts: the mount namespace is private, so the host sees nothing.
+	// Mounts are files and directories bind-mounted over the host's, such
+	// as the pod's /etc/hosts and its volumes: the mount namespace is
+	// private, so the host sees nothing of them.
 	Mounts  []Mount `json:"mounts,omitempty"`
 	LogPath string  `json:"logPath"`
 }
 
-// Mount bind-mounts Source over Target.
+// Mount bind-mounts Source over Target. A directory's Target is made if
+// missing: the one trace a volume leaves on the node's filesystem, an
+// empty directory, as a container engine leaves in a container's.
 type Mount struct {
-	Source string `json:"source"`
-	Target string `json:"target"`
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // Exit is how a container instance ended.
@@ -192,7 +196,7 @@ func (s *Spec) setUp() (*exec.Cmd, error) {
 		}
 	}
 	for _, m := range s.Mounts {
-		if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND, ""); err != nil {
+		if err := m.mount(); err != nil {
 			return nil, fmt.Errorf("mounting %s on %s: %w", m.Source, m.Target, err)
 		}
 	}
@@ -202,6 +206,22 @@ func (s *Spec) setUp() (*exec.Cmd, error) {
 	}
 	cmd := &exec.Cmd{Path: path, Args: s.Argv, Env: s.Env, Dir: s.Dir}
 	return cmd, nil
+}
+
+func (m Mount) mount() error {
+	if fi, err := os.Stat(m.Source); err == nil && fi.IsDir() {
+		if err := os.MkdirAll(m.Target, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	if !m.ReadOnly {
+		return nil
+	}
+	// A bind mount takes read-only only on a remount.
+	return unix.Mount("", m.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
 
 // LookPath finds argv0 in the container's PATH, as a container runtime
