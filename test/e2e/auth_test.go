@@ -37,7 +37,7 @@ $`)
 	}
 	review := `{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"` + strings.TrimSpace(string(token)) + `"}}`
 	got := s.ok("create", "--raw", "/apis/authentication.k8s.io/v1/tokenreviews", "-f", writeFile(t, review))
-	if !strings.Contains(got, `"status":{"authenticated":true,"user":{"username":"portway-admin","groups":["system:masters","system:authenticated"]}}`) {
+	if !strings.Contains(got, `"status":{"authenticated":true,"user":{"username":"portway-admin","groups":["system:masters","system:authenticated"]},"audiences":["https://kubernetes.default.svc.cluster.local"]}}`) {
 		t.Errorf("token review: %s", got)
 	}
 	r := s.kubectl("create", "--raw", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", "-f",

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/portway/portway/internal/agent/shim"
 )
@@ -25,8 +28,8 @@ import (
 
 // token is a service account token the worker holds for a volume file.
 type token struct {
-	value   string
-	renewAt time.Time
+	value            string
+	renewAt, expires time.Time
 }
 
 // tokenMaxAge is how long a token is used at most before it is renewed, as
@@ -43,19 +46,11 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Dura
 			continue
 		}
 		files, err := w.r.projection(pod, w.sb.IP, v.Projected, func(p *corev1.ServiceAccountTokenProjection) (string, error) {
-			key := v.Name + "/" + p.Path
-			t, ok := w.tokens[key]
-			if !ok || !now.Before(t.renewAt) {
-				var err error
-				if t, err = w.r.requestToken(ctx, pod, p, now); err != nil {
-					return "", err
-				}
-				w.tokens[key] = t
-			}
-			if d := t.renewAt.Sub(now); soonest == 0 || d < soonest {
+			t, err := w.token(ctx, pod, v.Name+"/"+p.Path, p, now)
+			if d := t.renewAt.Sub(now); err == nil && (soonest == 0 || d < soonest) {
 				soonest = d
 			}
-			return t.value, nil
+			return t.value, err
 		})
 		if err == nil {
 			err = writeVolume(filepath.Join(w.dir, "volumes", v.Name), files)
@@ -67,8 +62,31 @@ func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Dura
 	return soonest, nil
 }
 
-// requestToken asks the API server for a token bound to the pod, and
-// renews it at 80% of the lifetime asked for, or after tokenMaxAge.
+// token returns the service account token for a volume file, renewing it
+// when due. As the kubelet's token manager, it keeps using a token that has
+// not expired if the renewal fails, and tries again soon.
+func (w *podWorker) token(ctx context.Context, pod *corev1.Pod, key string, p *corev1.ServiceAccountTokenProjection, now time.Time) (token, error) {
+	t, ok := w.tokens[key]
+	if ok && now.Before(t.renewAt) {
+		return t, nil
+	}
+	fresh, err := w.r.requestToken(ctx, pod, p, now)
+	switch {
+	case err == nil:
+		w.tokens[key] = fresh
+		return fresh, nil
+	case ok && now.Before(t.expires):
+		klog.FromContext(ctx).Error(err, "Couldn't update token", "volumeFile", key)
+		t.renewAt = now.Add(10 * time.Second)
+		w.tokens[key] = t
+		return t, nil
+	}
+	return token{}, err
+}
+
+// requestToken asks the API server for a token bound to the pod, to be
+// renewed at 80% of the lifetime asked for or after tokenMaxAge. The times
+// are the node's own, not the server's, so clock skew does not matter.
 func (r *Runtime) requestToken(ctx context.Context, pod *corev1.Pod, p *corev1.ServiceAccountTokenProjection, now time.Time) (token, error) {
 	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
 		ExpirationSeconds: p.ExpirationSeconds,
@@ -81,8 +99,11 @@ func (r *Runtime) requestToken(ctx context.Context, pod *corev1.Pod, p *corev1.S
 	if err != nil {
 		return token{}, fmt.Errorf("failed to fetch token: %w", err)
 	}
-	lifetime := tr.Status.ExpirationTimestamp.Sub(now)
-	return token{value: tr.Status.Token, renewAt: now.Add(min(lifetime*8/10, tokenMaxAge))}, nil
+	lifetime := time.Hour // the API's default
+	if tr.Spec.ExpirationSeconds != nil {
+		lifetime = time.Duration(*tr.Spec.ExpirationSeconds) * time.Second
+	}
+	return token{value: tr.Status.Token, renewAt: now.Add(min(lifetime*8/10, tokenMaxAge)), expires: now.Add(lifetime)}, nil
 }
 
 // volumeFile is one file of a volume.
@@ -196,8 +217,10 @@ func addKeys(add func(string, []byte, *int32), data map[string][]byte, items []c
 	return nil
 }
 
-// writeVolume writes files into dir. Each file is replaced by a rename, so a container reading it sees the old or the new contents,
-// never a mix: a renewed token appears in running containers.
+// writeVolume makes dir hold files and nothing else. A changed file is
+// replaced by a rename, so a container reading it sees the old or the new
+// contents, never a mix (a renewed token shows in running containers); an
+// unchanged one is left alone, so whoever watches it is not woken.
 func writeVolume(dir string, files map[string]volumeFile) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -207,21 +230,45 @@ func writeVolume(dir string, files map[string]volumeFile) error {
 		if !strings.HasPrefix(target, dir+string(filepath.Separator)) {
 			return fmt.Errorf("path %q leaves the volume", path)
 		}
+		if old, err := os.ReadFile(target); err == nil && bytes.Equal(old, f.data) {
+			if fi, err := os.Stat(target); err == nil && fi.Mode().Perm() == f.mode.Perm() {
+				continue
+			}
+		}
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
-		tmp := target + ".tmp"
-		if err := os.WriteFile(tmp, f.data, f.mode); err != nil {
+		// Keys and paths may not start with "..", so this name is no key's.
+		tmp, err := os.CreateTemp(filepath.Dir(target), "..tmp-")
+		if err != nil {
 			return err
 		}
-		if err := os.Chmod(tmp, f.mode); err != nil { // past the umask
-			return err
+		_, err = tmp.Write(f.data)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
 		}
-		if err := os.Rename(tmp, target); err != nil {
+		if err == nil {
+			err = os.Chmod(tmp.Name(), f.mode)
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), target)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
 			return err
 		}
 	}
-	return nil
+	// What a source no longer has (a key removed from a ConfigMap) goes.
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if _, ok := files[rel]; err == nil && !ok {
+			return os.Remove(path)
+		}
+		return err
+	})
 }
 
 // volumeMounts are the shim's mounts of the container's projected volumes.

@@ -1,13 +1,21 @@
 package runtime
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 )
@@ -74,6 +82,74 @@ func TestProjection(t *testing.T) {
 		_, err := r.projection(pod, "10.244.0.5", &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{tc.source}}, token)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("got %v, want %s", err, tc.want)
+		}
+	}
+}
+
+// TestWriteVolume: unchanged files are not rewritten, changed ones are, and
+// files no source gives any more go.
+func TestWriteVolume(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "v")
+	if err := writeVolume(dir, map[string]volumeFile{"a": {[]byte("1"), 0o644}, "sub/b": {[]byte("2"), 0o600}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(filepath.Join(dir, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeVolume(dir, map[string]volumeFile{"a": {[]byte("1"), 0o644}, "c": {[]byte("3"), 0o644}}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(filepath.Join(dir, "a"))
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("an unchanged file was replaced (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sub", "b")); !os.IsNotExist(err) {
+		t.Errorf("a file no longer given is still there: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "c")); err != nil || string(b) != "3" {
+		t.Errorf("c: %q %v", b, err)
+	}
+}
+
+// TestTokenRenewal: a token is renewed when due; if the renewal fails, the
+// one held is used while it lasts.
+func TestTokenRenewal(t *testing.T) {
+	client := fake.NewClientset()
+	calls, fail := 0, false
+	client.PrependReactor("create", "serviceaccounts", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		calls++
+		if fail {
+			return true, nil, errors.New("API server away")
+		}
+		tr := a.(k8stesting.CreateAction).GetObject().(*authenticationv1.TokenRequest).DeepCopy()
+		tr.Status.Token = fmt.Sprint("token-", calls)
+		return true, tr, nil
+	})
+	w := &podWorker{r: &Runtime{client: client}, tokens: map[string]token{}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Spec: corev1.PodSpec{ServiceAccountName: "default"}}
+	p := &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To[int64](3600)}
+	now := time.Now()
+	ctx := context.Background()
+	get := func(at time.Time) (string, error) {
+		tok, err := w.token(ctx, pod, "v/token", p, at)
+		return tok.value, err
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		fail bool
+		want string
+	}{
+		{0, false, "token-1"},
+		{47 * time.Minute, false, "token-1"},               // before 80% of an hour
+		{49 * time.Minute, false, "token-2"},               // renewed
+		{49*time.Minute + 48*time.Minute, true, "token-2"}, // due, the renewal fails, still valid
+		{49*time.Minute + 61*time.Minute, true, ""},        // expired, and no renewal
+	} {
+		fail = step.fail
+		got, err := get(now.Add(step.at))
+		if got != step.want || (step.want == "") != (err != nil) {
+			t.Errorf("at %v: %q, %v; want %q", step.at, got, err, step.want)
 		}
 	}
 }

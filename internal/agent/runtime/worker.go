@@ -50,6 +50,10 @@ type podWorker struct {
 	startTime  *metav1.Time
 	dnsWarned  bool
 	tokens     map[string]token // service account tokens, by volume/path
+	// mounted: every volume has been written once, so containers may
+	// start; volumeRetry backs off while they fail.
+	mounted     bool
+	volumeRetry time.Duration
 }
 
 // ctr is one container of the pod across its restarts.
@@ -145,15 +149,21 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		}
 	}
 	if w.sb != nil {
-		// As the kubelet, no container starts until its volumes are set up.
+		// As the kubelet, no container starts until the volumes have been
+		// set up; once they have, a failure to update them (a token
+		// renewal, say) is reported and the containers go on.
 		renew, err := w.syncVolumes(ctx, pod)
 		if err != nil {
 			w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
-			again = 5 * time.Second
+			w.volumeRetry = min(max(2*w.volumeRetry, 500*time.Millisecond), 2*time.Minute)
+			renew = w.volumeRetry
 		} else {
-			if renew > 0 && renew < again {
-				again = renew
-			}
+			w.mounted, w.volumeRetry = true, 0
+		}
+		if renew > 0 && renew < again {
+			again = renew
+		}
+		if w.mounted {
 			if next := w.syncContainers(ctx, pod); next > 0 && next < again {
 				again = next
 			}
