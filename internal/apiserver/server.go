@@ -154,7 +154,13 @@ func Run(ctx context.Context, o Options, ready func()) error {
 	if err != nil {
 		return err
 	}
-	cfg, admission, err := config(o, pki, saKey.Public(), authz, bindIP, port, transport)
+	// The cluster CA: what client certificates are checked against, and
+	// what kube-root-ca.crt publishes.
+	caPEM, err := pki.CA()
+	if err != nil {
+		return err
+	}
+	cfg, admission, err := config(o, pki, caPEM, saKey.Public(), authz, bindIP, port, transport)
 	if err != nil {
 		return err
 	}
@@ -230,12 +236,8 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		if err != nil {
 			return err
 		}
-		rootCA, err := pki.CA()
-		if err != nil {
-			return err
-		}
 		if err := startControllers(inProcess, &running, cfg.LoopbackClientConfig, client, controllerOptions{
-			podSubnets: o.PodSubnets, nodeGrace: o.NodeMonitorGracePeriod, rootCA: rootCA}); err != nil {
+			podSubnets: o.PodSubnets, nodeGrace: o.NodeMonitorGracePeriod, rootCA: caPEM}); err != nil {
 			return err
 		}
 		serverURL := "https://" + net.JoinHostPort(advertise.String(), portStr)
@@ -336,7 +338,7 @@ func (s sharedStorage) GetRESTOptions(resource schema.GroupResource, example run
 var longRunning = genericfilters.BasicLongRunningRequestCheck(
 	sets.NewString("watch", "proxy"), sets.NewString("attach", "exec", "proxy", "log", "portforward"))
 
-func config(o Options, pki authn.PKI, saKey crypto.PublicKey, authz authorizer.Authorizer, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
+func config(o Options, pki authn.PKI, caPEM []byte, saKey crypto.PublicKey, authz authorizer.Authorizer, bindIP net.IP, port int, transport storagebackend.TransportConfig) (*genericapiserver.RecommendedConfig, informers.SharedInformerFactory, error) {
 	// portway exports no traces. Without a tracing configuration the
 	// OpenTelemetry filter and etcd client interceptors, on by default in
 	// 1.32, record nothing but cost every request CPU and allocations.
@@ -363,10 +365,6 @@ func config(o Options, pki authn.PKI, saKey crypto.PublicKey, authz authorizer.A
 	// itself.
 	cfg.LoopbackClientConfig.ContentType = runtime.ContentTypeProtobuf
 	cfg.LoopbackClientConfig.DisableCompression = true
-	caPEM, err := pki.CA()
-	if err != nil {
-		return nil, nil, err
-	}
 	clientCA, err := dynamiccertificates.NewStaticCAContent("client-ca", caPEM)
 	if err != nil {
 		return nil, nil, err

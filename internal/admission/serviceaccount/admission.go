@@ -36,8 +36,6 @@ const (
 	mountPath = "/var/run/secrets/kubernetes.io/serviceaccount"
 	// volumePrefix starts the name of the volume this plugin adds.
 	volumePrefix = "kube-api-access-"
-
-	mirrorPodAnnotation = "kubernetes.io/config.mirror"
 )
 
 // Plugin is the ServiceAccount admission plugin.
@@ -72,7 +70,7 @@ func (p *Plugin) Admit(ctx context.Context, a admission.Attributes, o admission.
 	}
 	// The node made a mirror pod from its own manifest; changing it would
 	// make the node delete it. Validate says what it may not use instead.
-	if _, mirror := pod.Annotations[mirrorPodAnnotation]; mirror {
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		return p.Validate(ctx, a, o)
 	}
 	if pod.Spec.ServiceAccountName == "" {
@@ -101,7 +99,7 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 	if !ok || a.GetOperation() != admission.Create {
 		return nil
 	}
-	if _, mirror := pod.Annotations[mirrorPodAnnotation]; mirror {
+	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 		if err := mirrorPodReferences(pod); err != nil {
 			return admission.NewForbidden(a, err)
 		}

@@ -226,7 +226,7 @@ func TestMirrorPods(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _ := newPlugin(t)
 			pod := twoContainers()
-			pod.Annotations = map[string]string{mirrorPodAnnotation: "x"}
+			pod.Annotations = map[string]string{corev1.MirrorPodAnnotationKey: "x"}
 			tc.edit(pod)
 			expectAdmit(t, p, pod, tc.want)
 			if tc.want == "" && (pod.Spec.ServiceAccountName != "" || len(pod.Spec.Volumes) != 0) {
