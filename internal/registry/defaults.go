@@ -189,11 +189,109 @@ func defaultPodSpec(spec *corev1.PodSpec) {
 		spec.SchedulerName = corev1.DefaultSchedulerName
 	}
 	reconcileServiceAccount(spec)
+	for i := range spec.Volumes {
+		defaultVolume(&spec.Volumes[i])
+	}
 	for i := range spec.InitContainers {
 		defaultContainer(&spec.InitContainers[i])
 	}
 	for i := range spec.Containers {
 		defaultContainer(&spec.Containers[i])
+	}
+	roundUpResources(spec.Overhead)
+}
+
+// defaultVolume: a volume without a source is an emptyDir, and each
+// source type has its defaults, the legacy in-tree ones included.
+func defaultVolume(v *corev1.Volume) {
+	if ptr.AllPtrFieldsNil(&v.VolumeSource) {
+		v.EmptyDir = &corev1.EmptyDirVolumeSource{}
+	}
+	mode := func(m **int32, def int32) {
+		if *m == nil {
+			*m = ptr.To(def)
+		}
+	}
+	s := &v.VolumeSource
+	switch {
+	case s.HostPath != nil:
+		if s.HostPath.Type == nil {
+			s.HostPath.Type = ptr.To(corev1.HostPathUnset)
+		}
+	case s.Secret != nil:
+		mode(&s.Secret.DefaultMode, corev1.SecretVolumeSourceDefaultMode)
+	case s.ConfigMap != nil:
+		mode(&s.ConfigMap.DefaultMode, corev1.ConfigMapVolumeSourceDefaultMode)
+	case s.DownwardAPI != nil:
+		mode(&s.DownwardAPI.DefaultMode, corev1.DownwardAPIVolumeSourceDefaultMode)
+		for i := range s.DownwardAPI.Items {
+			defaultFieldRef(s.DownwardAPI.Items[i].FieldRef)
+		}
+	case s.Projected != nil:
+		mode(&s.Projected.DefaultMode, corev1.ProjectedVolumeSourceDefaultMode)
+		for _, p := range s.Projected.Sources {
+			if p.DownwardAPI != nil {
+				for i := range p.DownwardAPI.Items {
+					defaultFieldRef(p.DownwardAPI.Items[i].FieldRef)
+				}
+			}
+			if p.ServiceAccountToken != nil && p.ServiceAccountToken.ExpirationSeconds == nil {
+				p.ServiceAccountToken.ExpirationSeconds = ptr.To[int64](3600)
+			}
+		}
+	case s.Ephemeral != nil && s.Ephemeral.VolumeClaimTemplate != nil:
+		spec := &s.Ephemeral.VolumeClaimTemplate.Spec
+		if spec.VolumeMode == nil {
+			spec.VolumeMode = ptr.To(corev1.PersistentVolumeFilesystem)
+		}
+		roundUpResources(spec.Resources.Limits)
+		roundUpResources(spec.Resources.Requests)
+	case s.ISCSI != nil:
+		if s.ISCSI.ISCSIInterface == "" {
+			s.ISCSI.ISCSIInterface = "default"
+		}
+	case s.RBD != nil:
+		for field, def := range map[*string]string{&s.RBD.RBDPool: "rbd", &s.RBD.RadosUser: "admin", &s.RBD.Keyring: "/etc/ceph/keyring"} {
+			if *field == "" {
+				*field = def
+			}
+		}
+	case s.AzureDisk != nil:
+		d := s.AzureDisk
+		if d.CachingMode == nil {
+			d.CachingMode = ptr.To(corev1.AzureDataDiskCachingReadWrite)
+		}
+		if d.FSType == nil {
+			d.FSType = ptr.To("ext4")
+		}
+		if d.ReadOnly == nil {
+			d.ReadOnly = ptr.To(false)
+		}
+		if d.Kind == nil {
+			d.Kind = ptr.To(corev1.AzureSharedBlobDisk)
+		}
+	case s.ScaleIO != nil:
+		if s.ScaleIO.StorageMode == "" {
+			s.ScaleIO.StorageMode = "ThinProvisioned"
+		}
+		if s.ScaleIO.FSType == "" {
+			s.ScaleIO.FSType = "xfs"
+		}
+	}
+}
+
+func defaultFieldRef(f *corev1.ObjectFieldSelector) {
+	if f != nil && f.APIVersion == "" {
+		f.APIVersion = "v1"
+	}
+}
+
+// roundUpResources rounds quantities up to millis, as Kubernetes does
+// rather than reject them (0.0001 CPU is 1m).
+func roundUpResources(l corev1.ResourceList) {
+	for name, q := range l {
+		q.RoundUp(-3)
+		l[name] = q
 	}
 }
 
@@ -218,11 +316,20 @@ func defaultContainer(c *corev1.Container) {
 	for _, probe := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
 		defaultProbe(probe)
 	}
-	for i := range c.Env {
-		if vf := c.Env[i].ValueFrom; vf != nil && vf.FieldRef != nil && vf.FieldRef.APIVersion == "" {
-			vf.FieldRef.APIVersion = "v1"
+	if l := c.Lifecycle; l != nil {
+		for _, h := range []*corev1.LifecycleHandler{l.PostStart, l.PreStop} {
+			if h != nil {
+				defaultHTTPGet(h.HTTPGet)
+			}
 		}
 	}
+	for i := range c.Env {
+		if vf := c.Env[i].ValueFrom; vf != nil {
+			defaultFieldRef(vf.FieldRef)
+		}
+	}
+	roundUpResources(c.Resources.Limits)
+	roundUpResources(c.Resources.Requests)
 }
 
 func defaultProbe(p *corev1.Probe) {
@@ -241,13 +348,21 @@ func defaultProbe(p *corev1.Probe) {
 	if p.FailureThreshold == 0 {
 		p.FailureThreshold = 3
 	}
-	if h := p.HTTPGet; h != nil {
-		if h.Path == "" {
-			h.Path = "/"
-		}
-		if h.Scheme == "" {
-			h.Scheme = corev1.URISchemeHTTP
-		}
+	defaultHTTPGet(p.HTTPGet)
+	if g := p.GRPC; g != nil && g.Service == nil {
+		g.Service = ptr.To("")
+	}
+}
+
+func defaultHTTPGet(h *corev1.HTTPGetAction) {
+	if h == nil {
+		return
+	}
+	if h.Path == "" {
+		h.Path = "/"
+	}
+	if h.Scheme == "" {
+		h.Scheme = corev1.URISchemeHTTP
 	}
 }
 

@@ -169,3 +169,53 @@ func TestServiceAccountAlias(t *testing.T) {
 		})
 	}
 }
+
+// TestVolumeDefaults: each volume source's defaults, and the other pod
+// spec defaults beside the containers' basic ones, as kube-apiserver
+// writes them back (pkg/apis/core/v1's defaulters).
+func TestVolumeDefaults(t *testing.T) {
+	var pod corev1.Pod
+	if err := json.Unmarshal([]byte(`{"spec":{
+	  "volumes":[
+	    {"name":"nosource"},
+	    {"name":"host","hostPath":{"path":"/var/log"}},
+	    {"name":"secret","secret":{"secretName":"s"}},
+	    {"name":"cm","configMap":{"name":"c"}},
+	    {"name":"down","downwardAPI":{"items":[{"path":"n","fieldRef":{"fieldPath":"metadata.name"}}]}},
+	    {"name":"proj","projected":{"sources":[{"serviceAccountToken":{"path":"t"}},{"downwardAPI":{"items":[{"path":"n","fieldRef":{"fieldPath":"metadata.name"}}]}}]}},
+	    {"name":"eph","ephemeral":{"volumeClaimTemplate":{"spec":{"resources":{"requests":{"storage":"1.0001"}}}}}},
+	    {"name":"rbd","rbd":{"monitors":["m"],"image":"i"}}],
+	  "containers":[{"name":"c","image":"nginx:1",
+	    "resources":{"requests":{"cpu":"0.0001"}},
+	    "lifecycle":{"preStop":{"httpGet":{"port":80}}},
+	    "livenessProbe":{"grpc":{"port":9000}}}]}}`), &pod); err != nil {
+		t.Fatal(err)
+	}
+	Scheme.Default(&pod)
+	got, err := json.Marshal(pod.Spec.Volumes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"name":"nosource","emptyDir":{}},` +
+		`{"name":"host","hostPath":{"path":"/var/log","type":""}},` +
+		`{"name":"secret","secret":{"secretName":"s","defaultMode":420}},` +
+		`{"name":"cm","configMap":{"name":"c","defaultMode":420}},` +
+		`{"name":"down","downwardAPI":{"items":[{"path":"n","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.name"}}],"defaultMode":420}},` +
+		`{"name":"proj","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3600,"path":"t"}},` +
+		`{"downwardAPI":{"items":[{"path":"n","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.name"}}]}}],"defaultMode":420}},` +
+		`{"name":"eph","ephemeral":{"volumeClaimTemplate":{"metadata":{"creationTimestamp":null},"spec":{"resources":{"requests":{"storage":"1001m"}},"volumeMode":"Filesystem"}}}},` +
+		`{"name":"rbd","rbd":{"monitors":["m"],"image":"i","pool":"rbd","user":"admin","keyring":"/etc/ceph/keyring"}}]`
+	if string(got) != want {
+		t.Errorf("volumes\n%s\nwant\n%s", got, want)
+	}
+	c := pod.Spec.Containers[0]
+	if cpu := c.Resources.Requests[corev1.ResourceCPU]; cpu.String() != "1m" {
+		t.Errorf("cpu request %s, want 1m", cpu.String())
+	}
+	if h := c.Lifecycle.PreStop.HTTPGet; h.Path != "/" || h.Scheme != corev1.URISchemeHTTP {
+		t.Errorf("preStop httpGet %+v", h)
+	}
+	if s := c.LivenessProbe.GRPC.Service; s == nil || *s != "" {
+		t.Errorf("grpc service %v, want \"\"", s)
+	}
+}
