@@ -3,6 +3,8 @@ module github.com/portway/portway
 go 1.26.8
 
 require (
+	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/moby/sys/mountinfo v0.7.2
 	github.com/spf13/cobra v1.8.1
 	go.etcd.io/etcd/client/pkg/v3 v3.5.16
 	go.etcd.io/etcd/server/v3 v3.5.16
@@ -15,8 +17,6 @@ require (
 	k8s.io/utils v0.0.0-20241104100929-3ea5e8cea738
 	sigs.k8s.io/structured-merge-diff/v4 v4.4.2
 )
-
-require github.com/go-jose/go-jose/v4 v4.1.8
 
 require (
 	cel.dev/expr v0.18.0 // indirect

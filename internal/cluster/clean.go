@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/portway/portway/internal/namespaces"
 )
@@ -18,7 +21,8 @@ import (
 // Clean removes everything of the named cluster from this machine: the
 // processes in its namespaces (agents, shims, containers), the namespaces,
 // the bridge and its veths, and the nodes' runtime state in the data
-// directory (it described the namespaces just removed). The cluster's
+// directory (it described the namespaces just removed), with what is
+// mounted in it. The cluster's
 // objects in etcd stay.
 func Clean(name, dataDir string) error {
 	n := names{name}
@@ -46,7 +50,7 @@ func Clean(name, dataDir string) error {
 	}
 	nodes, _ := filepath.Glob(filepath.Join(dataDir, "nodes", name+"-node*", "agent"))
 	for _, d := range nodes {
-		errs = append(errs, os.RemoveAll(d))
+		errs = append(errs, unmountUnder(d), os.RemoveAll(d))
 	}
 	return errors.Join(errs...)
 }
@@ -113,4 +117,21 @@ func pidsIn(inodes map[uint64]bool) []int {
 		}
 	}
 	return pids
+}
+
+// unmountUnder unmounts, deepest first, what is mounted below dir: the
+// tmpfs of pods' medium-Memory emptyDirs, which a killed agent leaves.
+func unmountUnder(dir string) error {
+	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(mounts, func(a, b *mountinfo.Info) int { return len(b.Mountpoint) - len(a.Mountpoint) })
+	var errs []error
+	for _, m := range mounts {
+		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", m.Mountpoint, err))
+		}
+	}
+	return errors.Join(errs...)
 }

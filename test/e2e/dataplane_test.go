@@ -157,6 +157,102 @@ func TestDataPlane(t *testing.T) {
 		}
 	})
 
+	// ConfigMap, Secret, downward API, emptyDir (on disk and in memory)
+	// and hostPath volumes, a file by subPath, a subPathExpr, and a
+	// volume type portway lacks. Mount points go under a directory of the
+	// test's: containers are host processes, and a missing one is made.
+	t.Run("volumes", func(t *testing.T) {
+		m := t.TempDir()
+		r := c.kubectlIn(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: app-config}
+data: {app.conf: "v1"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: app-secret}
+stringData: {password: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: volumes, labels: {app: volumes}}
+spec:
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - {name: init, image: busybox, command: [sh, -c, "echo from-init > `+m+`/data/init"],
+     volumeMounts: [{name: data, mountPath: `+m+`/data}]}
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "3600"]
+    env: [{name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+    volumeMounts:
+    - {name: config, mountPath: `+m+`/config}
+    - {name: config, mountPath: `+m+`/single/app.conf, subPath: app.conf}
+    - {name: secret, mountPath: `+m+`/secret, readOnly: true}
+    - {name: data, mountPath: `+m+`/data}
+    - {name: data, mountPath: `+m+`/mine, subPathExpr: $(POD_NAME)}
+    - {name: info, mountPath: `+m+`/info}
+    - {name: mem, mountPath: `+m+`/mem}
+    - {name: host, mountPath: `+m+`/host}
+  volumes:
+  - {name: config, configMap: {name: app-config}}
+  - {name: secret, secret: {secretName: app-secret, defaultMode: 0400}}
+  - {name: data, emptyDir: {}}
+  - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
+  - {name: mem, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
+  - {name: host, hostPath: {path: `+m+`/on-node, type: DirectoryOrCreate}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: claims-volume}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: main, image: busybox, command: [sleep, "3600"], volumeMounts: [{name: data, mountPath: /data}]}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+`, "apply", "-f", "-")
+		if r.code != 0 {
+			t.Fatalf("apply: %+v", r)
+		}
+		// The pod goes before the test's directory does, and takes its
+		// tmpfs with it.
+		defer c.kubectl("delete", "pods/volumes", "pods/claims-volume", "cm/app-config", "secret/app-secret", "--ignore-not-found")
+		waitPodsReady(t, client, "default", "app=volumes", 1)
+		exec := func(cmd string) string {
+			t.Helper()
+			return strings.TrimSpace(c.ok("exec", "volumes", "--", "sh", "-c", cmd))
+		}
+		expect(t, "configMap", exec("cat "+m+"/config/app.conf"), "v1")
+		expect(t, "a key by subPath", exec("cat "+m+"/single/app.conf"), "v1")
+		expect(t, "secret", exec("cat "+m+"/secret/password; stat -c %a "+m+"/secret/password"), "s3cret400")
+		expect(t, "emptyDir from the init container", exec("cat "+m+"/data/init"), "from-init")
+		exec("echo mine > " + m + "/mine/f")
+		expect(t, "subPathExpr", exec("cat "+m+"/data/volumes/f"), "mine")
+		expect(t, "downwardAPI", exec("cat "+m+"/info/labels"), `app="volumes"`)
+		expect(t, "medium Memory", exec("stat -f -c %T "+m+"/mem"), "tmpfs")
+		exec("echo on-node > " + m + "/host/f")
+		if b, err := os.ReadFile(m + "/on-node/f"); err != nil || string(b) != "on-node\n" {
+			t.Errorf("hostPath: the node's file has %q, %v", b, err)
+		}
+		if r := c.kubectl("exec", "volumes", "--", "touch", m+"/secret/x"); r.code == 0 {
+			t.Errorf("a readOnly mount is writable: %+v", r)
+		}
+		// The node sees none of the mounts, only the missing mount points
+		// made for them, empty.
+		if b, err := os.ReadFile(m + "/single/app.conf"); err != nil || len(b) != 0 {
+			t.Errorf("the node's own %s/single/app.conf: %q, %v", m, b, err)
+		}
+		c.ok("patch", "configmap", "app-config", "-p", `{"data":{"app.conf":"v2"}}`)
+		waitFor(t, "the configMap volume to follow the ConfigMap", func() bool {
+			return c.kubectl("exec", "volumes", "--", "cat", m+"/config/app.conf").stdout == "v2"
+		})
+		waitFor(t, "claims-volume's FailedMount", func() bool {
+			out := c.kubectl("get", "events", "--field-selector", "involvedObject.name=claims-volume,reason=FailedMount", "-o", "jsonpath={.items[0].message}").stdout
+			return out == `MountVolume.SetUp failed for volume "data" : volume type persistentVolumeClaim is not supported by portway`
+		})
+		expect(t, "claims-volume waits", c.ok("get", "pod", "claims-volume", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"), "ContainerCreating")
+	})
+
 	t.Run("hairpin", func(t *testing.T) {
 		url := "http://" + net.JoinHostPort(svc("hello-nginx-port-expose").Spec.ClusterIP, "8181") + "/hostname"
 		if got, err := httpFrom(c.podNetns(pod("hello-nginx")), url); err != nil || got != "hello-nginx" {

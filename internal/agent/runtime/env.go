@@ -279,6 +279,15 @@ func expandArgs(argv []string, env map[string]string) []string {
 // undefined reference as written, and turns $$ into $, as Kubernetes
 // expands command, args and env values.
 func expand(s string, env map[string]string) string {
+	return expandWith(s, func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	})
+}
+
+// expandWith is expand with the values of lookup: a reference it has no
+// value for stays as written.
+func expandWith(s string, lookup func(name string) (string, bool)) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -299,7 +308,7 @@ func expand(s string, env map[string]string) string {
 				return b.String()
 			}
 			name := s[i+2 : i+2+end]
-			if v, ok := env[name]; ok {
+			if v, ok := lookup(name); ok {
 				b.WriteString(v)
 			} else {
 				b.WriteString(s[i : i+3+end])

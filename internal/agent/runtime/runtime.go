@@ -11,8 +11,8 @@
 // containers instead of starting them again.
 //
 // Not done yet: sidecar (restartable init) containers, lifecycle hooks,
-// hostPort, resource limits, volumes other than projected ones, and
-// cluster DNS (every DNS policy gets the node's resolver, with the
+// hostPort, resource limits, volumes other than those volume.go sets up,
+// and cluster DNS (every DNS policy gets the node's resolver, with the
 // kubelet's MissingClusterDNS warning).
 package runtime
 
@@ -183,7 +183,7 @@ func (r *Runtime) removeOrphans(ctx context.Context) {
 		rec, err := readRecord(r.podDir(uid))
 		if err != nil {
 			klog.FromContext(ctx).Error(err, "removing orphaned pod state", "uid", uid)
-			_ = os.RemoveAll(r.podDir(uid))
+			_ = removePodDir(r.podDir(uid))
 			continue
 		}
 		// A worker with no Pod tears everything down and returns.

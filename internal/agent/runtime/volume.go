@@ -3,14 +3,18 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,12 +23,16 @@ import (
 	"github.com/portway/portway/internal/agent/shim"
 )
 
-// Projected volumes: the kubelet's projected volume plugin, which carries
-// every pod's service account token (the kube-api-access-* volume the API
-// server adds): tokens requested for the pod and renewed, ConfigMap and
-// Secret keys, and downward API fields, written under DIR/volumes/NAME and
-// bind-mounted into the containers that mount the volume. Other volume
-// types are not done yet.
+// Volumes, as the kubelet's volume plugins set them up:
+//   - projected (every pod's service account token, the kube-api-access-*
+//     volume the API server adds), configMap, secret and downwardAPI:
+//     files written under DIR/volumes/NAME, kept up to date (tokens
+//     requested for the pod and renewed, keys and fields followed);
+//   - emptyDir: a directory there, a tmpfs for medium Memory;
+//   - hostPath: the node's own path, after the kubelet's type check.
+// Each is bind-mounted into the containers that mount it. Other types
+// (persistentVolumeClaim, ephemeral, CSI ...) fail with a FailedMount
+// event, and the pod waits, as when a volume cannot be attached.
 
 // token is a service account token the worker holds for a volume file.
 type token struct {
@@ -36,30 +44,173 @@ type token struct {
 // the kubelet's token manager does (24 h), even if it lasts longer.
 const tokenMaxAge = 24 * time.Hour
 
-// syncVolumes writes the pod's projected volumes and says how soon a token
-// in them is due for renewal (0: none is).
+// syncVolumes sets up the pod's volumes and says how soon a token in them
+// is due for renewal (0: none is).
 func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Duration, error) {
 	var soonest time.Duration
 	now := time.Now()
-	for _, v := range pod.Spec.Volumes {
-		if v.Projected == nil {
-			continue
-		}
-		files, err := w.r.projection(pod, w.sb.IP, v.Projected, func(p *corev1.ServiceAccountTokenProjection) (string, error) {
-			t, err := w.token(ctx, pod, v.Name+"/"+p.Path, p, now)
-			if d := t.renewAt.Sub(now); err == nil && (soonest == 0 || d < soonest) {
-				soonest = d
-			}
-			return t.value, err
-		})
-		if err == nil {
-			err = writeVolume(filepath.Join(w.dir, "volumes", v.Name), files)
-		}
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		renew, err := w.setUpVolume(ctx, pod, v, now)
 		if err != nil {
 			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
 		}
+		if renew > 0 && (soonest == 0 || renew < soonest) {
+			soonest = renew
+		}
 	}
 	return soonest, nil
+}
+
+// setUpVolume sets up one volume. ConfigMap, Secret and downward API
+// volumes are what a projected volume with that one source is, bar the
+// default mode each carries.
+func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume, now time.Time) (time.Duration, error) {
+	p := v.Projected
+	switch s := v.VolumeSource; {
+	case s.Projected != nil:
+	case s.ConfigMap != nil:
+		p = &corev1.ProjectedVolumeSource{DefaultMode: s.ConfigMap.DefaultMode, Sources: []corev1.VolumeProjection{{ConfigMap: &corev1.ConfigMapProjection{
+			LocalObjectReference: s.ConfigMap.LocalObjectReference, Items: s.ConfigMap.Items, Optional: s.ConfigMap.Optional}}}}
+	case s.Secret != nil:
+		p = &corev1.ProjectedVolumeSource{DefaultMode: s.Secret.DefaultMode, Sources: []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: s.Secret.SecretName}, Items: s.Secret.Items, Optional: s.Secret.Optional}}}}
+	case s.DownwardAPI != nil:
+		p = &corev1.ProjectedVolumeSource{DefaultMode: s.DownwardAPI.DefaultMode, Sources: []corev1.VolumeProjection{{DownwardAPI: &corev1.DownwardAPIProjection{
+			Items: s.DownwardAPI.Items}}}}
+	case s.EmptyDir != nil:
+		return 0, setUpEmptyDir(w.volumeDir(v.Name), s.EmptyDir)
+	case s.HostPath != nil:
+		return 0, checkHostPath(s.HostPath)
+	default:
+		return 0, fmt.Errorf("volume type %s is not supported by portway", volumeType(s))
+	}
+	var soonest time.Duration
+	files, err := w.r.projection(pod, w.sb.IP, p, func(t *corev1.ServiceAccountTokenProjection) (string, error) {
+		tok, err := w.token(ctx, pod, v.Name+"/"+t.Path, t, now)
+		if d := tok.renewAt.Sub(now); err == nil && (soonest == 0 || d < soonest) {
+			soonest = d
+		}
+		return tok.value, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return soonest, writeVolume(w.volumeDir(v.Name), files)
+}
+
+func (w *podWorker) volumeDir(name string) string { return filepath.Join(w.dir, "volumes", name) }
+
+// volumeType names the field of a volume source that is set, as the API
+// spells it ("persistentVolumeClaim").
+func volumeType(s corev1.VolumeSource) string {
+	v := reflect.ValueOf(s)
+	for i := range v.NumField() {
+		if !v.Field(i).IsNil() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+			return name
+		}
+	}
+	return "(none)"
+}
+
+// setUpEmptyDir makes an emptyDir volume's directory, world-writable as
+// the kubelet makes it, on a tmpfs of its own for medium Memory (sized by
+// sizeLimit, if set). The tmpfs is mounted in the agent's mount namespace,
+// where every container's bind mount of the directory finds it.
+func setUpEmptyDir(dir string, e *corev1.EmptyDirVolumeSource) error {
+	switch e.Medium {
+	case corev1.StorageMediumDefault, corev1.StorageMediumMemory:
+	default:
+		return fmt.Errorf("emptyDir medium %q is not supported by portway", e.Medium)
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	if e.Medium == corev1.StorageMediumMemory {
+		mounted, err := mountinfo.Mounted(dir)
+		if err != nil {
+			return err
+		}
+		if !mounted {
+			opts := ""
+			if e.SizeLimit != nil && !e.SizeLimit.IsZero() {
+				opts = fmt.Sprintf("size=%d", e.SizeLimit.Value())
+			}
+			if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+				return fmt.Errorf("mounting tmpfs: %w", err)
+			}
+		}
+	}
+	// MkdirAll's mode is cut by the umask.
+	return os.Chmod(dir, 0o777)
+}
+
+// removePodDir removes a pod's state, unmounting its tmpfs volumes first
+// (so that nothing of them stays mounted, and their files are not walked).
+func removePodDir(dir string) error {
+	entries, _ := os.ReadDir(filepath.Join(dir, "volumes"))
+	for _, e := range entries {
+		path := filepath.Join(dir, "volumes", e.Name())
+		if mounted, err := mountinfo.Mounted(path); err == nil && mounted {
+			if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
+				return fmt.Errorf("unmounting volume %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return os.RemoveAll(dir)
+}
+
+// checkHostPath is the kubelet's check of a hostPath volume's type,
+// making the directory or file for the ...OrCreate types.
+func checkHostPath(h *corev1.HostPathVolumeSource) error {
+	t := corev1.HostPathUnset
+	if h.Type != nil {
+		t = *h.Type
+	}
+	fi, err := os.Stat(h.Path)
+	exists := err == nil
+	switch t {
+	case corev1.HostPathUnset:
+		return nil
+	case corev1.HostPathDirectoryOrCreate:
+		if !exists {
+			return os.MkdirAll(h.Path, 0o755)
+		}
+		fallthrough
+	case corev1.HostPathDirectory:
+		if !exists || !fi.IsDir() {
+			return fmt.Errorf("hostPath type check failed: %s is not a directory", h.Path)
+		}
+	case corev1.HostPathFileOrCreate:
+		if !exists {
+			f, err := os.OpenFile(h.Path, os.O_CREATE, 0o644)
+			if err == nil {
+				err = f.Close()
+			}
+			return err
+		}
+		fallthrough
+	case corev1.HostPathFile:
+		if !exists || !fi.Mode().IsRegular() {
+			return fmt.Errorf("hostPath type check failed: %s is not a file", h.Path)
+		}
+	case corev1.HostPathSocket:
+		if !exists || fi.Mode().Type() != fs.ModeSocket {
+			return fmt.Errorf("hostPath type check failed: %s is not a socket file", h.Path)
+		}
+	case corev1.HostPathCharDev:
+		if !exists || fi.Mode().Type() != fs.ModeDevice|fs.ModeCharDevice {
+			return fmt.Errorf("hostPath type check failed: %s is not a character device", h.Path)
+		}
+	case corev1.HostPathBlockDev:
+		if !exists || fi.Mode().Type() != fs.ModeDevice {
+			return fmt.Errorf("hostPath type check failed: %s is not a block device", h.Path)
+		}
+	default:
+		return fmt.Errorf("%s is an invalid volume type", t)
+	}
+	return nil
 }
 
 // token returns the service account token for a volume file, renewing it
@@ -271,19 +422,59 @@ func writeVolume(dir string, files map[string]volumeFile) error {
 	})
 }
 
-// volumeMounts are the shim's mounts of the container's projected volumes.
-func (w *podWorker) volumeMounts(pod *corev1.Pod, spec *corev1.Container) []shim.Mount {
+// volumeMounts are the shim's mounts of the container's volumes. A
+// subPath (or a subPathExpr, expanded from the container's environment)
+// that the volume lacks is made a directory, as the kubelet does.
+func (w *podWorker) volumeMounts(pod *corev1.Pod, spec *corev1.Container, env map[string]string) ([]shim.Mount, error) {
 	var mounts []shim.Mount
 	for _, m := range spec.VolumeMounts {
 		i := slices.IndexFunc(pod.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
-		if i < 0 || pod.Spec.Volumes[i].Projected == nil {
-			continue
+		if i < 0 {
+			continue // validation does not let this happen
 		}
-		mounts = append(mounts, shim.Mount{
-			Source:   filepath.Join(w.dir, "volumes", m.Name, m.SubPath),
-			Target:   m.MountPath,
-			ReadOnly: m.ReadOnly,
-		})
+		source := w.volumeDir(m.Name)
+		if h := pod.Spec.Volumes[i].HostPath; h != nil {
+			source = h.Path
+		}
+		sub := m.SubPath
+		if m.SubPathExpr != "" {
+			var missing []string
+			sub = expandWith(m.SubPathExpr, func(name string) (string, bool) {
+				if env[name] == "" && !slices.Contains(missing, name) {
+					missing = append(missing, name)
+				}
+				return env[name], true
+			})
+			if len(missing) > 0 {
+				slices.Sort(missing)
+				return nil, fmt.Errorf("missing value for %s", strings.Join(missing, ", "))
+			}
+		}
+		if sub != "" {
+			// The kubelet's checks: validation has made them of subPath,
+			// not of what a subPathExpr expands to.
+			if filepath.IsAbs(sub) {
+				return nil, fmt.Errorf("error SubPath `%s` must not be an absolute path", sub)
+			}
+			if slices.Contains(strings.Split(sub, "/"), "..") {
+				return nil, fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", sub)
+			}
+			source = filepath.Join(source, sub)
+			if _, err := os.Lstat(source); errors.Is(err, fs.ErrNotExist) {
+				if err := os.MkdirAll(source, 0o755); err != nil {
+					return nil, fmt.Errorf("unable to provision SubPath `%s`: %w", sub, err)
+				}
+			}
+		}
+		mounts = append(mounts, shim.Mount{Source: source, Target: m.MountPath, ReadOnly: m.ReadOnly})
 	}
-	return mounts
+	return mounts, nil
+}
+
+// sortMounts orders mounts by the depth of their targets, as container
+// engines do, so that a mount on /etc/app/conf.d lands inside one on
+// /etc/app rather than under it.
+func sortMounts(mounts []shim.Mount) {
+	depth := func(m shim.Mount) int { return strings.Count(filepath.Clean(m.Target), "/") }
+	slices.SortStableFunc(mounts, func(a, b shim.Mount) int { return depth(a) - depth(b) })
 }

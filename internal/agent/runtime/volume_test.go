@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	goruntime "runtime"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
@@ -18,6 +22,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/internal/agent/shim"
 )
 
 // TestProjection projects the volume the API server gives every
@@ -151,5 +157,163 @@ func TestTokenRenewal(t *testing.T) {
 		if got != step.want || (step.want == "") != (err != nil) {
 			t.Errorf("at %v: %q, %v; want %q", step.at, got, err, step.want)
 		}
+	}
+}
+
+// TestSetUpVolume sets up each volume type portway has, and fails as the
+// kubelet does on a bad hostPath and on a type it lacks.
+func TestSetUpVolume(t *testing.T) {
+	cms := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	secrets := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	_ = cms.Add(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Data: map[string]string{"nginx.conf": "conf", "other": "x"}})
+	_ = secrets.Add(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tls", Namespace: "ns"}, Data: map[string][]byte{"tls.key": []byte("KEY")}})
+	w := &podWorker{r: &Runtime{cms: listerscorev1.NewConfigMapLister(cms), secrets: listerscorev1.NewSecretLister(secrets)},
+		dir: t.TempDir(), sb: &sandbox{IP: "10.244.0.5"}, tokens: map[string]token{}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: "ns"}}
+	host := t.TempDir()
+	file := func(path string, mode os.FileMode, want string) {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		fi, serr := os.Stat(path)
+		if err != nil || serr != nil || string(b) != want || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %q (%v), mode %v (%v); want %q, %v", path, b, err, fi.Mode(), serr, want, mode)
+		}
+	}
+	for _, v := range []corev1.Volume{
+		{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: "web"}, Items: []corev1.KeyToPath{{Key: "nginx.conf", Path: "nginx.conf"}}, DefaultMode: ptr.To[int32](0o640)}}},
+		{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "tls", DefaultMode: ptr.To[int32](0o400)}}},
+		{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
+			Items: []corev1.DownwardAPIVolumeFile{{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "made", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/a/b", Type: ptr.To(corev1.HostPathDirectoryOrCreate)}}},
+		{Name: "file", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/f", Type: ptr.To(corev1.HostPathFileOrCreate)}}},
+	} {
+		if _, err := w.setUpVolume(context.Background(), pod, &v, time.Now()); err != nil {
+			t.Errorf("%s: %v", v.Name, err)
+		}
+	}
+	file(filepath.Join(w.dir, "volumes/conf/nginx.conf"), 0o640, "conf")
+	if _, err := os.Stat(filepath.Join(w.dir, "volumes/conf/other")); !os.IsNotExist(err) {
+		t.Errorf("a key not in items was written: %v", err)
+	}
+	file(filepath.Join(w.dir, "volumes/tls/tls.key"), 0o400, "KEY")
+	file(filepath.Join(w.dir, "volumes/info/name"), 0o644, "web-1")
+	if fi, err := os.Stat(filepath.Join(w.dir, "volumes/scratch")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o777 {
+		t.Errorf("emptyDir: %v, %v", fi, err)
+	}
+	if fi, err := os.Stat(host + "/a/b"); err != nil || !fi.IsDir() {
+		t.Errorf("DirectoryOrCreate: %v", err)
+	}
+	file(host+"/f", 0o644, "")
+
+	for _, tc := range []struct {
+		source corev1.VolumeSource
+		want   string
+	}{
+		{corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/f", Type: ptr.To(corev1.HostPathDirectory)}},
+			"hostPath type check failed: " + host + "/f is not a directory"},
+		{corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/a", Type: ptr.To(corev1.HostPathFile)}},
+			"hostPath type check failed: " + host + "/a is not a file"},
+		{corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/none", Type: ptr.To(corev1.HostPathSocket)}},
+			"hostPath type check failed: " + host + "/none is not a socket file"},
+		{corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}}},
+			`configmap "nope" not found`},
+		{corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "data"}},
+			"volume type persistentVolumeClaim is not supported by portway"},
+		{corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumHugePages}},
+			`emptyDir medium "HugePages" is not supported by portway`},
+	} {
+		_, err := w.setUpVolume(context.Background(), pod, &corev1.Volume{Name: "bad", VolumeSource: tc.source}, time.Now())
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("got %v, want %s", err, tc.want)
+		}
+	}
+}
+
+// TestVolumeMounts: sources by volume type, subPath and subPathExpr, and
+// mounts ordered by depth.
+func TestVolumeMounts(t *testing.T) {
+	w := &podWorker{dir: t.TempDir()}
+	pod := &corev1.Pod{Spec: corev1.PodSpec{Volumes: []corev1.Volume{
+		{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}},
+		{Name: "logs", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}},
+	}}}
+	spec := &corev1.Container{Name: "web", VolumeMounts: []corev1.VolumeMount{
+		{Name: "conf", MountPath: "/etc/nginx/conf.d", ReadOnly: true},
+		{Name: "conf", MountPath: "/etc/nginx", SubPath: "base"},
+		{Name: "logs", MountPath: "/logs", SubPathExpr: "$(POD_NAME)"},
+		{Name: "host", MountPath: "/host/log"},
+	}}
+	mounts, err := w.volumeMounts(pod, spec, map[string]string{"POD_NAME": "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sortMounts(mounts)
+	vol := func(s string) string { return filepath.Join(w.dir, "volumes", s) }
+	want := []shim.Mount{
+		{Source: vol("logs/web-1"), Target: "/logs"},
+		{Source: vol("conf/base"), Target: "/etc/nginx"},
+		{Source: "/var/log", Target: "/host/log"},
+		{Source: vol("conf"), Target: "/etc/nginx/conf.d", ReadOnly: true},
+	}
+	if !reflect.DeepEqual(mounts, want) {
+		t.Errorf("mounts\n%+v\nwant\n%+v", mounts, want)
+	}
+	for _, sub := range []string{vol("logs/web-1"), vol("conf/base")} {
+		if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
+			t.Errorf("subPath %s not made: %v", sub, err)
+		}
+	}
+
+	for _, tc := range []struct {
+		expr string
+		env  map[string]string
+		want string
+	}{
+		{"$(DIR)", map[string]string{"DIR": "a/../../escape"}, "unable to provision SubPath `a/../../escape`: must not contain '..'"},
+		{"$(DIR)", map[string]string{"DIR": "/etc"}, "error SubPath `/etc` must not be an absolute path"},
+		{"$(B)/$(A)/$(B)", map[string]string{"A": ""}, "missing value for A, B"},
+	} {
+		spec.VolumeMounts = []corev1.VolumeMount{{Name: "logs", MountPath: "/logs", SubPathExpr: tc.expr}}
+		if _, err := w.volumeMounts(pod, spec, tc.env); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: got %v, want %s", tc.expr, err, tc.want)
+		}
+	}
+}
+
+// TestMemoryEmptyDir mounts an emptyDir of medium Memory, and removing the
+// pod's state unmounts it. It runs in a mount namespace of its own.
+func TestMemoryEmptyDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	// The namespace is this thread's; the thread is not handed back, so
+	// it ends with the test and its namespace with it.
+	goruntime.LockOSThread()
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		t.Skipf("no mount namespace: %v", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	podDir := t.TempDir()
+	dir := filepath.Join(podDir, "volumes", "cache")
+	e := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Mi"))}
+	for range 2 { // the second finds it mounted
+		if err := setUpEmptyDir(dir, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC || fs.Blocks*uint64(fs.Bsize) != 1<<20 {
+		t.Errorf("statfs %+v, %v: want a 1 MiB tmpfs", fs, err)
+	}
+	if err := removePodDir(podDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(podDir); !os.IsNotExist(err) {
+		t.Errorf("pod dir still there: %v", err)
 	}
 }

@@ -271,6 +271,17 @@ func (w *podWorker) ensureRunning(ctx context.Context, pod *corev1.Pod, spec *co
 		return 5 * time.Second
 	}
 	args := expandArgs(argv, env)
+	volumes, err := w.volumeMounts(pod, spec, env)
+	if err != nil {
+		c.waitingReason, c.waitingMessage = "CreateContainerConfigError", err.Error()
+		w.r.recorder.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+		return 5 * time.Second
+	}
+	mounts := append([]shim.Mount{
+		{Source: filepath.Join(w.dir, "etc-hosts"), Target: "/etc/hosts"},
+		{Source: filepath.Join(w.dir, "resolv.conf"), Target: "/etc/resolv.conf"},
+	}, volumes...)
+	sortMounts(mounts)
 	restart := int32(0)
 	if c.cur != nil {
 		restart = c.cur.Restart + 1
@@ -285,10 +296,7 @@ func (w *podWorker) ensureRunning(ctx context.Context, pod *corev1.Pod, spec *co
 	dir := filepath.Join(w.dir, "containers", spec.Name, strconv.Itoa(int(restart))+"_"+newID())
 	inst, err := startInstance(w.r.cfg.Self, dir, w.sb.path(), restart, &shim.Spec{
 		Argv: args, Env: envList(env), Dir: workDir, Hostname: hostname(pod),
-		Mounts: append([]shim.Mount{
-			{Source: filepath.Join(w.dir, "etc-hosts"), Target: "/etc/hosts"},
-			{Source: filepath.Join(w.dir, "resolv.conf"), Target: "/etc/resolv.conf"},
-		}, w.volumeMounts(pod, spec)...),
+		Mounts: mounts,
 	})
 	if err != nil {
 		c.waitingReason, c.waitingMessage = "CreateContainerError", err.Error()
@@ -402,7 +410,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod) {
 			klog.FromContext(ctx).Error(err, "deleting terminated pod")
 		}
 	}
-	if err := os.RemoveAll(w.dir); err != nil {
+	if err := removePodDir(w.dir); err != nil {
 		klog.FromContext(ctx).Error(err, "removing pod state")
 	}
 }

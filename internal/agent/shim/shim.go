@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,9 +47,10 @@ type Spec struct {
 	LogPath string  `json:"logPath"`
 }
 
-// Mount bind-mounts Source over Target. A directory's Target is made if
-// missing: the one trace a volume leaves on the node's filesystem, an
-// empty directory, as a container engine leaves in a container's.
+// Mount bind-mounts Source over Target. A missing Target is made, an
+// empty directory or file like Source, with the directories above it: the
+// one trace a volume leaves on the node's filesystem, as a container
+// engine leaves in a container's.
 type Mount struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
@@ -209,10 +211,23 @@ func (s *Spec) setUp() (*exec.Cmd, error) {
 }
 
 func (m Mount) mount() error {
-	if fi, err := os.Stat(m.Source); err == nil && fi.IsDir() {
+	fi, err := os.Stat(m.Source)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
 		if err := os.MkdirAll(m.Target, 0o755); err != nil {
 			return err
 		}
+	} else if _, err := os.Lstat(m.Target); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(m.Target), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(m.Target, os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		f.Close()
 	}
 	if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND, ""); err != nil {
 		return err
