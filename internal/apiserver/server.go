@@ -382,7 +382,12 @@ func config(o Options, pki authn.PKI, caPEM []byte, saKey crypto.PublicKey, auth
 	if err != nil {
 		return nil, nil, err
 	}
-	saTokens := satoken.NewAuthenticator(saKey, satoken.NewClientGetter(client))
+	// Admission's informers, which Run starts and stops itself (not
+	// cfg.SharedInformerFactory, whose informers the library stops only as
+	// the HTTP server stops). Token authentication shares the
+	// ServiceAccounts one.
+	admission := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	saTokens := satoken.NewAuthenticator(saKey, satoken.NewClientGetter(client, admission.Core().V1().ServiceAccounts().Lister()))
 	cfg.Authentication.Authenticator = authn.NewAuthenticator(roots, token, saTokens)
 	cfg.Authentication.APIAudiences = satoken.APIAudiences
 	cfg.Authorization.Authorizer = authz
@@ -420,10 +425,6 @@ func config(o Options, pki authn.PKI, caPEM []byte, saKey crypto.PublicKey, auth
 	}
 
 	cfg.ClientConfig = cfg.LoopbackClientConfig
-	// Admission's informers, which Run starts and stops itself (not
-	// cfg.SharedInformerFactory, whose informers the library stops only as
-	// the HTTP server stops).
-	admission := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	// NamespaceLifecycle admission, as in every Kubernetes apiserver: no
 	// objects in missing or terminating namespaces, and default, kube-system
 	// and kube-public may not be deleted.

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	apiserverserviceaccount "k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/client-go/kubernetes"
+	listerscorev1 "k8s.io/client-go/listers/core/v1"
 )
 
 const (
@@ -283,13 +284,23 @@ func (a *Authenticator) validate(ctx context.Context, public *jwt.Claims, privat
 }
 
 // clientGetter reads through the API.
-type clientGetter struct{ client kubernetes.Interface }
+type clientGetter struct {
+	client          kubernetes.Interface
+	serviceAccounts listerscorev1.ServiceAccountLister
+}
 
-// NewClientGetter is a Getter that asks the API server with client. The
-// authenticator's cache keeps it from asking on every request.
-func NewClientGetter(client kubernetes.Interface) Getter { return clientGetter{client} }
+// NewClientGetter is a Getter that asks the API server with client, and
+// looks for service accounts in an informer's cache first, as
+// kube-apiserver's does. The authenticator's cache keeps it from asking on
+// every request.
+func NewClientGetter(client kubernetes.Interface, serviceAccounts listerscorev1.ServiceAccountLister) Getter {
+	return clientGetter{client, serviceAccounts}
+}
 
 func (g clientGetter) ServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error) {
+	if sa, err := g.serviceAccounts.ServiceAccounts(namespace).Get(name); err == nil {
+		return sa, nil
+	}
 	return g.client.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
 }
 

@@ -13,6 +13,8 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/client-go/kubernetes/fake"
+	listerscorev1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 func newKey(t *testing.T) *rsa.PrivateKey {
@@ -94,7 +96,7 @@ func TestTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp, ok, err := NewAuthenticator(key.Public(), NewClientGetter(fake.NewClientset(tc.objects...))).AuthenticateToken(ctx, token)
+			resp, ok, err := NewAuthenticator(key.Public(), liveGetter(tc.objects...)).AuthenticateToken(ctx, token)
 			if tc.wantErr != "" {
 				if ok || err == nil || err.Error() != tc.wantErr {
 					t.Fatalf("got ok %v, err %v; want %s", ok, err, tc.wantErr)
@@ -125,7 +127,7 @@ func TestTokens(t *testing.T) {
 // authenticators, and a JWT signed by another key is refused.
 func TestOtherTokens(t *testing.T) {
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot", Namespace: "ns"}}
-	auth := NewAuthenticator(newKey(t).Public(), NewClientGetter(fake.NewClientset(sa)))
+	auth := NewAuthenticator(newKey(t).Public(), liveGetter(sa))
 	for _, token := range []string{"admin-token", "a.b.c"} {
 		if _, ok, err := auth.AuthenticateToken(context.Background(), token); ok || err != nil {
 			t.Errorf("%q: ok %v err %v, want it passed on", token, ok, err)
@@ -141,5 +143,36 @@ func TestOtherTokens(t *testing.T) {
 	}
 	if _, ok, err := auth.AuthenticateToken(context.Background(), forged); ok || err == nil {
 		t.Errorf("a token signed by another key: ok %v err %v", ok, err)
+	}
+}
+
+// liveGetter reads objects through the API only: its informer cache is
+// empty.
+func liveGetter(objects ...runtime.Object) Getter {
+	return NewClientGetter(fake.NewClientset(objects...), listerscorev1.NewServiceAccountLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})))
+}
+
+// TestServiceAccountFromCache: an account in the informer's cache is used
+// without asking the API, which is asked for one the cache lacks.
+func TestServiceAccountFromCache(t *testing.T) {
+	cached := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "cached", Namespace: "ns", UID: "sa-1"}}
+	live := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "live", Namespace: "ns", UID: "sa-2"}}
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	if err := indexer.Add(cached); err != nil {
+		t.Fatal(err)
+	}
+	client := fake.NewClientset(live)
+	g := NewClientGetter(client, listerscorev1.NewServiceAccountLister(indexer))
+	ctx := context.Background()
+	for _, name := range []string{"cached", "live"} {
+		if sa, err := g.ServiceAccount(ctx, "ns", name); err != nil || sa.Name != name {
+			t.Errorf("%s: %v, %v", name, sa, err)
+		}
+	}
+	if n := len(client.Actions()); n != 1 {
+		t.Errorf("%d API calls, want 1 (for the account the cache lacks): %v", n, client.Actions())
+	}
+	if _, err := g.ServiceAccount(ctx, "ns", "none"); err == nil || err.Error() != `serviceaccounts "none" not found` {
+		t.Errorf("a missing account: %v", err)
 	}
 }

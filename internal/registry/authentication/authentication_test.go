@@ -18,6 +18,8 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/client-go/kubernetes/fake"
+	listerscorev1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/portway/portway/internal/apiserver/authn"
 	"github.com/portway/portway/internal/satoken"
@@ -38,7 +40,7 @@ var (
 
 func create(t *testing.T, resource string, u user.Info, obj runtime.Object) (runtime.Object, error) {
 	t.Helper()
-	saTokens := satoken.NewAuthenticator(key.Public(), satoken.NewClientGetter(fake.NewClientset(robot)))
+	saTokens := satoken.NewAuthenticator(key.Public(), satoken.NewClientGetter(fake.NewClientset(robot), listerscorev1.NewServiceAccountLister(cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{}))))
 	storage := NewStorage(authn.NewAuthenticator(x509.NewCertPool(), "secret-token", saTokens), satoken.APIAudiences)
 	ctx := context.Background()
 	if u != nil {
