@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/moby/sys/mountinfo"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
+	"github.com/portway/portway/internal/mounts"
 	"github.com/portway/portway/internal/namespaces"
 )
 
@@ -50,7 +48,7 @@ func Clean(name, dataDir string) error {
 	}
 	nodes, _ := filepath.Glob(filepath.Join(dataDir, "nodes", name+"-node*", "agent"))
 	for _, d := range nodes {
-		errs = append(errs, unmountUnder(d), os.RemoveAll(d))
+		errs = append(errs, mounts.UnmountUnder(d), os.RemoveAll(d))
 	}
 	return errors.Join(errs...)
 }
@@ -117,21 +115,4 @@ func pidsIn(inodes map[uint64]bool) []int {
 		}
 	}
 	return pids
-}
-
-// unmountUnder unmounts, deepest first, what is mounted below dir: the
-// tmpfs of pods' medium-Memory emptyDirs, which a killed agent leaves.
-func unmountUnder(dir string) error {
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(mounts, func(a, b *mountinfo.Info) int { return len(b.Mountpoint) - len(a.Mountpoint) })
-	var errs []error
-	for _, m := range mounts {
-		if err := unix.Unmount(m.Mountpoint, unix.MNT_DETACH); err != nil {
-			errs = append(errs, fmt.Errorf("unmounting %s: %w", m.Mountpoint, err))
-		}
-	}
-	return errors.Join(errs...)
 }

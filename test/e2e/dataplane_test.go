@@ -229,13 +229,15 @@ spec:
 		exec("echo mine > " + m + "/mine/f")
 		expect(t, "subPathExpr", exec("cat "+m+"/data/volumes/f"), "mine")
 		expect(t, "downwardAPI", exec("cat "+m+"/info/labels"), `app="volumes"`)
-		expect(t, "medium Memory", exec("stat -f -c %T "+m+"/mem"), "tmpfs")
+		expect(t, "medium Memory", exec("stat -f -c %T "+m+"/mem; stat -c %a "+m+"/mem"), "tmpfs\n1777")
 		exec("echo on-node > " + m + "/host/f")
 		if b, err := os.ReadFile(m + "/on-node/f"); err != nil || string(b) != "on-node\n" {
 			t.Errorf("hostPath: the node's file has %q, %v", b, err)
 		}
-		if r := c.kubectl("exec", "volumes", "--", "touch", m+"/secret/x"); r.code == 0 {
-			t.Errorf("a readOnly mount is writable: %+v", r)
+		for _, path := range []string{m + "/secret/x", m + "/config/x"} { // readOnly, and read-only anyway
+			if r := c.kubectl("exec", "volumes", "--", "touch", path); r.code == 0 {
+				t.Errorf("%s is writable: %+v", path, r)
+			}
 		}
 		// The node sees none of the mounts, only the missing mount points
 		// made for them, empty.

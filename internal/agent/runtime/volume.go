@@ -21,6 +21,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/portway/portway/internal/agent/shim"
+	"github.com/portway/portway/internal/mounts"
 )
 
 // Volumes, as the kubelet's volume plugins set them up:
@@ -44,27 +45,31 @@ type token struct {
 // the kubelet's token manager does (24 h), even if it lasts longer.
 const tokenMaxAge = 24 * time.Hour
 
-// syncVolumes sets up the pod's volumes and says how soon a token in them
-// is due for renewal (0: none is).
-func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Duration, error) {
+// syncVolumes sets up the pod's volumes, or brings them up to date, and
+// says how soon a token in them is due for renewal (0: none is). A volume
+// that fails does not hold the others back; each failure is one error.
+func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Duration, []error) {
 	var soonest time.Duration
+	var errs []error
 	now := time.Now()
 	for i := range pod.Spec.Volumes {
 		v := &pod.Spec.Volumes[i]
 		renew, err := w.setUpVolume(ctx, pod, v, now)
 		if err != nil {
-			return 0, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err)
+			errs = append(errs, fmt.Errorf("MountVolume.SetUp failed for volume %q : %w", v.Name, err))
 		}
 		if renew > 0 && (soonest == 0 || renew < soonest) {
 			soonest = renew
 		}
 	}
-	return soonest, nil
+	return soonest, errs
 }
 
 // setUpVolume sets up one volume. ConfigMap, Secret and downward API
 // volumes are what a projected volume with that one source is, bar the
-// default mode each carries.
+// default mode each carries; they are kept up to date. emptyDir and
+// hostPath volumes are set up once, before the containers first start,
+// and then left to them.
 func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.Volume, now time.Time) (time.Duration, error) {
 	p := v.Projected
 	switch s := v.VolumeSource; {
@@ -78,10 +83,12 @@ func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.
 	case s.DownwardAPI != nil:
 		p = &corev1.ProjectedVolumeSource{DefaultMode: s.DownwardAPI.DefaultMode, Sources: []corev1.VolumeProjection{{DownwardAPI: &corev1.DownwardAPIProjection{
 			Items: s.DownwardAPI.Items}}}}
-	case s.EmptyDir != nil:
+	case s.EmptyDir != nil && !w.mounted:
 		return 0, setUpEmptyDir(w.volumeDir(v.Name), s.EmptyDir)
-	case s.HostPath != nil:
+	case s.HostPath != nil && !w.mounted:
 		return 0, checkHostPath(s.HostPath)
+	case s.EmptyDir != nil, s.HostPath != nil:
+		return 0, nil
 	default:
 		return 0, fmt.Errorf("volume type %s is not supported by portway", volumeType(s))
 	}
@@ -115,48 +122,47 @@ func volumeType(s corev1.VolumeSource) string {
 }
 
 // setUpEmptyDir makes an emptyDir volume's directory, world-writable as
-// the kubelet makes it, on a tmpfs of its own for medium Memory (sized by
-// sizeLimit, if set). The tmpfs is mounted in the agent's mount namespace,
-// where every container's bind mount of the directory finds it.
+// the kubelet makes it, and for medium Memory mounts a tmpfs on it (sized
+// by sizeLimit if set, else tmpfs's own default, half the node's memory).
+// The tmpfs is mounted in the agent's mount namespace, where every
+// container's bind mount of the directory finds it.
 func setUpEmptyDir(dir string, e *corev1.EmptyDirVolumeSource) error {
 	switch e.Medium {
 	case corev1.StorageMediumDefault, corev1.StorageMediumMemory:
 	default:
 		return fmt.Errorf("emptyDir medium %q is not supported by portway", e.Medium)
 	}
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return err
-	}
-	if e.Medium == corev1.StorageMediumMemory {
-		mounted, err := mountinfo.Mounted(dir)
-		if err != nil {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o777); err != nil {
 			return err
 		}
-		if !mounted {
-			opts := ""
-			if e.SizeLimit != nil && !e.SizeLimit.IsZero() {
-				opts = fmt.Sprintf("size=%d", e.SizeLimit.Value())
-			}
-			if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-				return fmt.Errorf("mounting tmpfs: %w", err)
-			}
+		// MkdirAll's mode is cut by the umask.
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return err
 		}
 	}
-	// MkdirAll's mode is cut by the umask.
-	return os.Chmod(dir, 0o777)
+	if e.Medium != corev1.StorageMediumMemory {
+		return nil
+	}
+	mounted, err := mountinfo.Mounted(dir)
+	if err != nil || mounted {
+		return err
+	}
+	opts := ""
+	if e.SizeLimit != nil && e.SizeLimit.Value() > 0 {
+		opts = fmt.Sprintf("size=%d", e.SizeLimit.Value())
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
+		return fmt.Errorf("mounting tmpfs: %w", err)
+	}
+	return nil
 }
 
 // removePodDir removes a pod's state, unmounting its tmpfs volumes first
 // (so that nothing of them stays mounted, and their files are not walked).
 func removePodDir(dir string) error {
-	entries, _ := os.ReadDir(filepath.Join(dir, "volumes"))
-	for _, e := range entries {
-		path := filepath.Join(dir, "volumes", e.Name())
-		if mounted, err := mountinfo.Mounted(path); err == nil && mounted {
-			if err := unix.Unmount(path, unix.MNT_DETACH); err != nil {
-				return fmt.Errorf("unmounting volume %s: %w", e.Name(), err)
-			}
-		}
+	if err := mounts.UnmountUnder(dir); err != nil {
+		return err
 	}
 	return os.RemoveAll(dir)
 }
@@ -172,7 +178,11 @@ func checkHostPath(h *corev1.HostPathVolumeSource) error {
 	exists := err == nil
 	switch t {
 	case corev1.HostPathUnset:
-		return nil
+		// Unchecked; a missing path is made a directory, as containerd
+		// and CRI-O make the source of a bind mount.
+		if !exists {
+			return os.MkdirAll(h.Path, 0o755)
+		}
 	case corev1.HostPathDirectoryOrCreate:
 		if !exists {
 			return os.MkdirAll(h.Path, 0o755)
@@ -359,7 +369,7 @@ func addKeys(add func(string, []byte, *int32), data map[string][]byte, items []c
 				continue
 			}
 			if kind == "secret" {
-				return fmt.Errorf("secret references non-existent secret key: %s", item.Key)
+				return fmt.Errorf("references non-existent secret key: %s", item.Key)
 			}
 			return fmt.Errorf("configmap references non-existent config key: %s", item.Key)
 		}
@@ -422,9 +432,11 @@ func writeVolume(dir string, files map[string]volumeFile) error {
 	})
 }
 
-// volumeMounts are the shim's mounts of the container's volumes. A
+// volumeMounts are the shim's mounts of the container's volumes. Those
+// whose files the agent writes are read-only, as the kubelet mounts them. A
 // subPath (or a subPathExpr, expanded from the container's environment)
-// that the volume lacks is made a directory, as the kubelet does.
+// that the volume lacks is made a directory with the volume's mode, as the
+// kubelet does.
 func (w *podWorker) volumeMounts(pod *corev1.Pod, spec *corev1.Container, env map[string]string) ([]shim.Mount, error) {
 	var mounts []shim.Mount
 	for _, m := range spec.VolumeMounts {
@@ -432,9 +444,10 @@ func (w *podWorker) volumeMounts(pod *corev1.Pod, spec *corev1.Container, env ma
 		if i < 0 {
 			continue // validation does not let this happen
 		}
+		v := &pod.Spec.Volumes[i]
 		source := w.volumeDir(m.Name)
-		if h := pod.Spec.Volumes[i].HostPath; h != nil {
-			source = h.Path
+		if v.HostPath != nil {
+			source = v.HostPath.Path
 		}
 		sub := m.SubPath
 		if m.SubPathExpr != "" {
@@ -459,16 +472,34 @@ func (w *podWorker) volumeMounts(pod *corev1.Pod, spec *corev1.Container, env ma
 			if slices.Contains(strings.Split(sub, "/"), "..") {
 				return nil, fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", sub)
 			}
-			source = filepath.Join(source, sub)
+			root := source
+			source = filepath.Join(root, sub)
 			if _, err := os.Lstat(source); errors.Is(err, fs.ErrNotExist) {
-				if err := os.MkdirAll(source, 0o755); err != nil {
-					return nil, fmt.Errorf("unable to provision SubPath `%s`: %w", sub, err)
+				if err := makeSubPath(root, source); err != nil {
+					// The kubelet leaves the host's error out, as here.
+					klog.Background().Error(err, "Creating subPath", "pod", klog.KObj(pod), "volume", m.Name)
+					return nil, fmt.Errorf("failed to create subPath directory for volumeMount %q of container %q", m.Name, spec.Name)
 				}
 			}
 		}
-		mounts = append(mounts, shim.Mount{Source: source, Target: m.MountPath, ReadOnly: m.ReadOnly})
+		readOnly := m.ReadOnly || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+		mounts = append(mounts, shim.Mount{Source: source, Target: m.MountPath, ReadOnly: readOnly})
 	}
 	return mounts, nil
+}
+
+// makeSubPath makes path, below a volume's root, a directory with the
+// root's mode.
+func makeSubPath(root, path string) error {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(path, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	// MkdirAll's mode is cut by the umask.
+	return os.Chmod(path, fi.Mode().Perm())
 }
 
 // sortMounts orders mounts by the depth of their targets, as container

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/portway/portway/internal/agent/shim"
+	"github.com/portway/portway/internal/mounts/mountstest"
 )
 
 // TestProjection projects the volume the API server gives every
@@ -83,7 +83,7 @@ func TestProjection(t *testing.T) {
 	}{
 		{corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}}}, `configmap "missing" not found`},
 		{corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []corev1.KeyToPath{{Key: "nope", Path: "x"}}}},
-			"secret references non-existent secret key: nope"},
+			"references non-existent secret key: nope"},
 	} {
 		_, err := r.projection(pod, "10.244.0.5", &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{tc.source}}, token)
 		if err == nil || err.Error() != tc.want {
@@ -188,6 +188,7 @@ func TestSetUpVolume(t *testing.T) {
 		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "made", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/a/b", Type: ptr.To(corev1.HostPathDirectoryOrCreate)}}},
 		{Name: "file", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/f", Type: ptr.To(corev1.HostPathFileOrCreate)}}},
+		{Name: "unchecked", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: host + "/u", Type: ptr.To(corev1.HostPathUnset)}}},
 	} {
 		if _, err := w.setUpVolume(context.Background(), pod, &v, time.Now()); err != nil {
 			t.Errorf("%s: %v", v.Name, err)
@@ -206,6 +207,20 @@ func TestSetUpVolume(t *testing.T) {
 		t.Errorf("DirectoryOrCreate: %v", err)
 	}
 	file(host+"/f", 0o644, "")
+	if fi, err := os.Stat(host + "/u"); err != nil || !fi.IsDir() {
+		t.Errorf("a missing unchecked hostPath is not made a directory: %v", err)
+	}
+	// An emptyDir is the containers' once set up: a mode they set stays.
+	scratch := filepath.Join(w.dir, "volumes/scratch")
+	if err := os.Chmod(scratch, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := setUpEmptyDir(scratch, &corev1.EmptyDirVolumeSource{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(scratch); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("emptyDir set up again: %v, %v", fi.Mode(), err)
+	}
 
 	for _, tc := range []struct {
 		source corev1.VolumeSource
@@ -229,6 +244,18 @@ func TestSetUpVolume(t *testing.T) {
 			t.Errorf("got %v, want %s", err, tc.want)
 		}
 	}
+
+	// A volume that fails does not keep the next one from being updated.
+	_ = cms.Update(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Data: map[string]string{"nginx.conf": "conf2"}})
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "missing", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}}}},
+		{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "web"}, DefaultMode: ptr.To[int32](0o640)}}},
+	}
+	_, errs := w.syncVolumes(context.Background(), pod)
+	if len(errs) != 1 || errs[0].Error() != `MountVolume.SetUp failed for volume "missing" : configmap "nope" not found` {
+		t.Errorf("errors %v", errs)
+	}
+	file(filepath.Join(w.dir, "volumes/conf/nginx.conf"), 0o640, "conf2")
 }
 
 // TestVolumeMounts: sources by volume type, subPath and subPathExpr, and
@@ -246,24 +273,33 @@ func TestVolumeMounts(t *testing.T) {
 		{Name: "logs", MountPath: "/logs", SubPathExpr: "$(POD_NAME)"},
 		{Name: "host", MountPath: "/host/log"},
 	}}
+	for name, mode := range map[string]os.FileMode{"logs": 0o777, "conf": 0o755} {
+		if err := os.MkdirAll(filepath.Join(w.dir, "volumes", name), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(w.dir, "volumes", name), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mounts, err := w.volumeMounts(pod, spec, map[string]string{"POD_NAME": "web-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sortMounts(mounts)
 	vol := func(s string) string { return filepath.Join(w.dir, "volumes", s) }
+	// The agent writes a configMap volume: read-only whatever the mount says.
 	want := []shim.Mount{
 		{Source: vol("logs/web-1"), Target: "/logs"},
-		{Source: vol("conf/base"), Target: "/etc/nginx"},
+		{Source: vol("conf/base"), Target: "/etc/nginx", ReadOnly: true},
 		{Source: "/var/log", Target: "/host/log"},
 		{Source: vol("conf"), Target: "/etc/nginx/conf.d", ReadOnly: true},
 	}
 	if !reflect.DeepEqual(mounts, want) {
 		t.Errorf("mounts\n%+v\nwant\n%+v", mounts, want)
 	}
-	for _, sub := range []string{vol("logs/web-1"), vol("conf/base")} {
-		if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
-			t.Errorf("subPath %s not made: %v", sub, err)
+	for sub, mode := range map[string]os.FileMode{vol("logs/web-1"): 0o777, vol("conf/base"): 0o755} {
+		if fi, err := os.Stat(sub); err != nil || !fi.IsDir() || fi.Mode().Perm() != mode {
+			t.Errorf("subPath %s: %v, %v; want a directory, mode %v", sub, fi.Mode(), err, mode)
 		}
 	}
 
@@ -286,18 +322,7 @@ func TestVolumeMounts(t *testing.T) {
 // TestMemoryEmptyDir mounts an emptyDir of medium Memory, and removing the
 // pod's state unmounts it. It runs in a mount namespace of its own.
 func TestMemoryEmptyDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
-	// The namespace is this thread's; the thread is not handed back, so
-	// it ends with the test and its namespace with it.
-	goruntime.LockOSThread()
-	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-		t.Skipf("no mount namespace: %v", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		t.Fatal(err)
-	}
+	mountstest.PrivateNamespace(t)
 	podDir := t.TempDir()
 	dir := filepath.Join(podDir, "volumes", "cache")
 	e := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("1Mi"))}
@@ -309,6 +334,9 @@ func TestMemoryEmptyDir(t *testing.T) {
 	var fs unix.Statfs_t
 	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC || fs.Blocks*uint64(fs.Bsize) != 1<<20 {
 		t.Errorf("statfs %+v, %v: want a 1 MiB tmpfs", fs, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode()&(os.ModeSticky|os.ModePerm) != os.ModeSticky|0o777 {
+		t.Errorf("tmpfs root %v, %v: want tmpfs's own 1777", fi.Mode(), err)
 	}
 	if err := removePodDir(podDir); err != nil {
 		t.Fatal(err)

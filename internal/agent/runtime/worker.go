@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/portway/portway/internal/agent/shim"
+	"github.com/portway/portway/internal/mounts"
 )
 
 // The kubelet's container restart back-off: 10 s, doubling up to 5 min,
@@ -129,10 +130,13 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		return 0, true
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		// A finished pod keeps its status and logs but not its processes
-		// and address.
+		// A finished pod keeps its status and logs but not its processes,
+		// address and memory-backed volumes.
 		w.stopAll(0)
 		w.teardownNetwork(ctx, pod)
+		if err := mounts.UnmountUnder(w.volumeDir("")); err != nil {
+			klog.FromContext(ctx).Error(err, "unmounting the volumes of a finished pod")
+		}
 		return resync, false
 	}
 	if w.startTime == nil {
@@ -152,11 +156,15 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		// As the kubelet, no container starts until the volumes have been
 		// set up; once they have, a failure to update them (a token
 		// renewal, say) is reported and the containers go on.
-		renew, err := w.syncVolumes(ctx, pod)
-		if err != nil {
+		renew, errs := w.syncVolumes(ctx, pod)
+		for _, err := range errs {
 			w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
+		}
+		if len(errs) > 0 {
 			w.volumeRetry = min(max(2*w.volumeRetry, 500*time.Millisecond), 2*time.Minute)
-			renew = w.volumeRetry
+			if renew == 0 || w.volumeRetry < renew {
+				renew = w.volumeRetry
+			}
 		} else {
 			w.mounted, w.volumeRetry = true, 0
 		}

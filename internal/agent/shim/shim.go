@@ -229,7 +229,9 @@ func (m Mount) mount() error {
 		}
 		f.Close()
 	}
-	if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND, ""); err != nil {
+	// Recursive, as container engines bind: what is mounted below Source
+	// (a hostPath of /sys) comes along.
+	if err := unix.Mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
 	if !m.ReadOnly {
