@@ -245,6 +245,15 @@ func TestSetUpVolume(t *testing.T) {
 		}
 	}
 
+	// Once the containers have started, emptyDir and hostPath volumes are
+	// theirs: not checked or set up again.
+	w.mounted = true
+	if _, err := w.setUpVolume(context.Background(), pod, &corev1.Volume{Name: "gone", VolumeSource: corev1.VolumeSource{
+		HostPath: &corev1.HostPathVolumeSource{Path: host + "/none", Type: ptr.To(corev1.HostPathDirectory)}}}, time.Now()); err != nil {
+		t.Errorf("a hostPath checked again after the start: %v", err)
+	}
+	w.mounted = false
+
 	// A volume that fails does not keep the next one from being updated.
 	_ = cms.Update(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "ns"}, Data: map[string]string{"nginx.conf": "conf2"}})
 	pod.Spec.Volumes = []corev1.Volume{
@@ -273,7 +282,7 @@ func TestVolumeMounts(t *testing.T) {
 		{Name: "logs", MountPath: "/logs", SubPathExpr: "$(POD_NAME)"},
 		{Name: "host", MountPath: "/host/log"},
 	}}
-	for name, mode := range map[string]os.FileMode{"logs": 0o777, "conf": 0o755} {
+	for name, mode := range map[string]os.FileMode{"logs": 0o777, "conf": 0o750} {
 		if err := os.MkdirAll(filepath.Join(w.dir, "volumes", name), mode); err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +306,7 @@ func TestVolumeMounts(t *testing.T) {
 	if !reflect.DeepEqual(mounts, want) {
 		t.Errorf("mounts\n%+v\nwant\n%+v", mounts, want)
 	}
-	for sub, mode := range map[string]os.FileMode{vol("logs/web-1"): 0o777, vol("conf/base"): 0o755} {
+	for sub, mode := range map[string]os.FileMode{vol("logs/web-1"): 0o777, vol("conf/base"): 0o750} {
 		if fi, err := os.Stat(sub); err != nil || !fi.IsDir() || fi.Mode().Perm() != mode {
 			t.Errorf("subPath %s: %v, %v; want a directory, mode %v", sub, fi.Mode(), err, mode)
 		}

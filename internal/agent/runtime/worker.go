@@ -51,10 +51,11 @@ type podWorker struct {
 	startTime  *metav1.Time
 	dnsWarned  bool
 	tokens     map[string]token // service account tokens, by volume/path
-	// mounted: every volume has been written once, so containers may
-	// start; volumeRetry backs off while they fail.
-	mounted     bool
-	volumeRetry time.Duration
+	// mounted: every volume has been set up once, so containers may
+	// start; volumeRetry backs off while they fail, until volumeNotBefore.
+	mounted         bool
+	volumeRetry     time.Duration
+	volumeNotBefore time.Time
 }
 
 // ctr is one container of the pod across its restarts.
@@ -134,8 +135,11 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		// address and memory-backed volumes.
 		w.stopAll(0)
 		w.teardownNetwork(ctx, pod)
-		if err := mounts.UnmountUnder(w.volumeDir("")); err != nil {
-			klog.FromContext(ctx).Error(err, "unmounting the volumes of a finished pod")
+		if w.mounted {
+			if err := mounts.UnmountUnder(w.volumeDir("")); err != nil {
+				klog.FromContext(ctx).Error(err, "unmounting the volumes of a finished pod")
+			}
+			w.mounted = false
 		}
 		return resync, false
 	}
@@ -156,20 +160,25 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		// As the kubelet, no container starts until the volumes have been
 		// set up; once they have, a failure to update them (a token
 		// renewal, say) is reported and the containers go on.
-		renew, errs := w.syncVolumes(ctx, pod)
-		for _, err := range errs {
-			w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
-		}
-		if len(errs) > 0 {
-			w.volumeRetry = min(max(2*w.volumeRetry, 500*time.Millisecond), 2*time.Minute)
-			if renew == 0 || w.volumeRetry < renew {
-				renew = w.volumeRetry
-			}
+		// Failures back off to 2 minutes, as the kubelet's do, with a
+		// FailedMount event for each volume at each try.
+		if left := time.Until(w.volumeNotBefore); left > 0 {
+			again = min(again, left)
 		} else {
-			w.mounted, w.volumeRetry = true, 0
-		}
-		if renew > 0 && renew < again {
-			again = renew
+			renew, errs := w.syncVolumes(ctx, pod)
+			for _, err := range errs {
+				w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
+			}
+			if len(errs) > 0 {
+				w.volumeRetry = min(max(2*w.volumeRetry, 500*time.Millisecond), 2*time.Minute)
+				w.volumeNotBefore = time.Now().Add(w.volumeRetry)
+				again = min(again, w.volumeRetry)
+			} else {
+				w.mounted, w.volumeRetry = true, 0
+			}
+			if renew > 0 && renew < again {
+				again = renew
+			}
 		}
 		if w.mounted {
 			if next := w.syncContainers(ctx, pod); next > 0 && next < again {
@@ -490,6 +499,7 @@ func (w *podWorker) adopt() {
 		}
 		w.watchExit(c.cur)
 		w.containers[c.name] = c
+		w.mounted = true // its volumes were set up before it started
 	}
 	if w.sb == nil {
 		// Without its network namespace nothing of the pod can run on.

@@ -237,8 +237,23 @@ func (m Mount) mount() error {
 	if !m.ReadOnly {
 		return nil
 	}
-	// A bind mount takes read-only only on a remount.
-	return unix.Mount("", m.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	// A bind mount takes read-only only on a remount, which sets every
+	// flag anew: keep those the source's filesystem has (a read-only bind
+	// of a noexec /dev/shm stays noexec), as runc does.
+	var st unix.Statfs_t
+	if err := unix.Statfs(m.Target, &st); err != nil {
+		return err
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	for _, f := range [...]struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	return unix.Mount("", m.Target, "", flags, "")
 }
 
 // LookPath finds argv0 in the container's PATH, as a container runtime

@@ -7,6 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+
+	"github.com/portway/portway/internal/mounts"
+	"github.com/portway/portway/internal/mounts/mountstest"
 )
 
 func TestCRIWriter(t *testing.T) {
@@ -46,5 +52,41 @@ func TestLookPath(t *testing.T) {
 	}
 	if got, _ := LookPath("/abs/tool", nil); got != "/abs/tool" {
 		t.Errorf("an absolute path is used as given, got %q", got)
+	}
+}
+
+// TestMount binds a directory with a filesystem mounted below it, and a
+// read-only one whose filesystem is nosuid and noexec: the submount comes
+// along and the remount keeps those flags. It runs in a mount namespace of
+// its own.
+func TestMount(t *testing.T) {
+	mountstest.PrivateNamespace(t)
+	base := t.TempDir()
+	t.Cleanup(func() { _ = mounts.UnmountUnder(base) }) // before TempDir's removal
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", src, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Mount{Source: src, Target: dst, ReadOnly: true}).mount(); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dst, &st); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(unix.ST_RDONLY | unix.ST_NOSUID | unix.ST_NOEXEC); st.Flags&want != want {
+		t.Errorf("flags %#x, want %#x among them", st.Flags, want)
+	}
+	if mounted, err := mountinfo.Mounted(filepath.Join(dst, "sub")); err != nil || !mounted {
+		t.Errorf("the submount did not come along: %v, %v", mounted, err)
 	}
 }
