@@ -20,8 +20,7 @@ import (
 // processes in its namespaces (agents, shims, containers), the namespaces,
 // the bridge and its veths, and the nodes' runtime state in the data
 // directory (it described the namespaces just removed), with what is
-// mounted in it. The cluster's
-// objects in etcd stay.
+// mounted in it. The cluster's objects in etcd stay.
 func Clean(name, dataDir string) error {
 	n := names{name}
 	ours, err := clusterNamespaces(name)

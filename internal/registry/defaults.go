@@ -251,10 +251,14 @@ func defaultVolume(v *corev1.Volume) {
 			s.ISCSI.ISCSIInterface = "default"
 		}
 	case s.RBD != nil:
-		for field, def := range map[*string]string{&s.RBD.RBDPool: "rbd", &s.RBD.RadosUser: "admin", &s.RBD.Keyring: "/etc/ceph/keyring"} {
-			if *field == "" {
-				*field = def
-			}
+		if s.RBD.RBDPool == "" {
+			s.RBD.RBDPool = "rbd"
+		}
+		if s.RBD.RadosUser == "" {
+			s.RBD.RadosUser = "admin"
+		}
+		if s.RBD.Keyring == "" {
+			s.RBD.Keyring = "/etc/ceph/keyring"
 		}
 	case s.AzureDisk != nil:
 		d := s.AzureDisk

@@ -133,11 +133,7 @@ func setUpEmptyDir(dir string, e *corev1.EmptyDirVolumeSource) error {
 		return fmt.Errorf("emptyDir medium %q is not supported by portway", e.Medium)
 	}
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return err
-		}
-		// MkdirAll's mode is cut by the umask.
-		if err := os.Chmod(dir, 0o777); err != nil {
+		if err := makeDir(dir, 0o777); err != nil {
 			return err
 		}
 	}
@@ -495,11 +491,15 @@ func makeSubPath(root, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(path, fi.Mode().Perm()); err != nil {
+	return makeDir(path, fi.Mode().Perm())
+}
+
+// makeDir makes dir and its parents with mode, whatever the umask.
+func makeDir(dir string, mode os.FileMode) error {
+	if err := os.MkdirAll(dir, mode); err != nil {
 		return err
 	}
-	// MkdirAll's mode is cut by the umask.
-	return os.Chmod(path, fi.Mode().Perm())
+	return os.Chmod(dir, mode)
 }
 
 // sortMounts orders mounts by the depth of their targets, as container
