@@ -22,6 +22,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/portway/portway/bench/internal/figures"
@@ -240,6 +241,23 @@ func benchKind(ctx context.Context, cfg config, root string, k kind, rep *report
 		}
 	}
 	addMemory(rep, s, k, "after all of the above", p.n)
+	// The server builds its OpenAPI documents when a client first asks,
+	// as kubectl apply, explain and validation do: the index, then api/v1.
+	paths, err := cs.Discovery().OpenAPIV3().Paths()
+	if err != nil {
+		return err
+	}
+	core, ok := paths["api/v1"]
+	if !ok {
+		return errors.New("/openapi/v3 does not list api/v1")
+	}
+	if _, err := core.Schema(runtime.ContentTypeJSON); err != nil {
+		return err
+	}
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	addMemory(rep, s, k, "then OpenAPI v3 read (as by kubectl apply), 2 s later", p.n)
 
 	figures.Logf("%s: restart with %d objects", k.resource, p.n)
 	stopped := s.stop()

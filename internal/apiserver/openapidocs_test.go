@@ -1,9 +1,16 @@
 package apiserver
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	apimux "k8s.io/apiserver/pkg/server/mux"
+	"k8s.io/kube-openapi/pkg/handler3"
+	"k8s.io/kube-openapi/pkg/spec3"
 )
 
 // The OpenAPI documents are built on their first request. They must then
@@ -50,6 +57,9 @@ func TestOpenAPI(t *testing.T) {
 		if decode(body, &doc); doc.OpenAPI != "3.0.0" {
 			t.Errorf("%s: openapi %q, want 3.0.0", gv, doc.OpenAPI)
 		}
+		if u := hashedURL(gv, contentETag(body)); p.URL != u {
+			t.Errorf("%s: the index has %s, the hash of the document gives %s", gv, p.URL, u)
+		}
 	}
 	_, body = fuzzGet(t, discovery.Paths["api/v1"].URL, "application/json")
 	var v3 struct {
@@ -73,4 +83,90 @@ func TestOpenAPI(t *testing.T) {
 	if ct, body := fuzzGet(t, "/openapi/v2", "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"); ct != "application/com.github.proto-openapi.spec.v2.v1.0+protobuf" || len(body) == 0 {
 		t.Errorf("v2 as protobuf: %d bytes of %q", len(body), ct)
 	}
+}
+
+// The v3 documents are served by portway's own handler, which keeps them
+// compressed. Clients must see no difference from kube-apiserver, which
+// serves each document with kube-openapi's handler3 (status, headers,
+// redirects and bodies, in JSON and protobuf) and the index with its
+// aggregator (the recording in shared/oracle/cases/103).
+func TestOpenAPIV3AsHandler3(t *testing.T) {
+	startFuzzServer(t)
+	_, index := fuzzGet(t, "/openapi/v3", "application/json")
+	var discovery handler3.OpenAPIV3Discovery
+	if err := json.Unmarshal(index, &discovery); err != nil {
+		t.Fatal(err)
+	}
+	// Both handlers serve the same spec objects: the server's documents,
+	// decoded.
+	reference, ours := handler3.NewOpenAPIService(), newV3Documents()
+	for gv, p := range discovery.Paths {
+		_, body := fuzzGet(t, p.ServerRelativeURL, "application/json")
+		var doc spec3.OpenAPI
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Fatalf("%s: %v", gv, err)
+		}
+		reference.UpdateGroupVersion(gv, &doc)
+		if err := ours.add(gv, &doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ours.finish(); err != nil {
+		t.Fatal(err)
+	}
+	referenceMux, ourMux := apimux.NewPathRecorderMux("handler3"), apimux.NewPathRecorderMux("portway")
+	if err := reference.RegisterOpenAPIV3VersionedService("/openapi/v3", referenceMux); err != nil {
+		t.Fatal(err)
+	}
+	(&openAPIV3{build: func() (*v3Documents, error) { return ours, nil }}).register(ourMux)
+
+	hashed := ours.byGV["api/v1"]
+	for _, tc := range []struct{ path, accept string }{
+		{"/openapi/v3/api/v1", "application/json"},
+		{hashedURL("api/v1", hashed.etag), "application/json"},
+		{hashedURL("api/v1", hashed.etag), ""},
+		{hashedURL("api/v1", hashed.etag), "*/*"},
+		{hashedURL("api/v1", hashed.etag), "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"},
+		{hashedURL("api/v1", hashed.etag), "application/com.github.proto-openapi.spec.v3.v1.0+protobuf;q=0.9,application/json;q=0.5"},
+		{hashedURL("api/v1", hashed.etag), "text/html"},
+		{"/openapi/v3/apis/apps/v1?hash=0123", "application/json"},
+	} {
+		got, want := recordGET(ourMux, tc.path, tc.accept), recordGET(referenceMux, tc.path, tc.accept)
+		if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+			t.Errorf("GET %s as %q: %d, %d bytes; handler3: %d, %d bytes", tc.path, tc.accept, got.Code, got.Body.Len(), want.Code, want.Body.Len())
+		}
+		// Times differ; that each is there must not.
+		for _, h := range []string{"Expires", "Last-Modified"} {
+			if (got.Header().Get(h) == "") != (want.Header().Get(h) == "") {
+				t.Errorf("GET %s as %q: %s %q, handler3 %q", tc.path, tc.accept, h, got.Header().Get(h), want.Header().Get(h))
+			}
+			got.Header().Del(h)
+			want.Header().Del(h)
+		}
+		if !reflect.DeepEqual(got.Header(), want.Header()) {
+			t.Errorf("GET %s as %q: headers %v, handler3 %v", tc.path, tc.accept, got.Header(), want.Header())
+		}
+	}
+
+	// The aggregator's index: handler3's paths, without an Etag.
+	got, want := recordGET(ourMux, "/openapi/v3", ""), recordGET(referenceMux, "/openapi/v3", "")
+	if got.Code != http.StatusOK || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
+		t.Errorf("GET /openapi/v3: %d %s, want 200 %s", got.Code, got.Body, want.Body)
+	}
+	if ct, etag, modified := got.Header().Get("Content-Type"), got.Header().Get("Etag"), got.Header().Get("Last-Modified"); ct != "text/plain; charset=utf-8" || etag != "" || modified == "" {
+		t.Errorf("GET /openapi/v3: Content-Type %q, Etag %q, Last-Modified %q; want kube-apiserver's text/plain; charset=utf-8, none and a time", ct, etag, modified)
+	}
+	if got := recordGET(ourMux, "/openapi/v3/apis/example.com/v1", ""); got.Code != http.StatusNotFound || got.Body.Len() != 0 {
+		t.Errorf("GET /openapi/v3/apis/example.com/v1: %d %q, want kube-apiserver's empty 404", got.Code, got.Body)
+	}
+}
+
+func recordGET(h http.Handler, path, accept string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", path, nil)
+	if accept != "" {
+		r.Header.Set("Accept", accept)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
 }

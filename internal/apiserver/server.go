@@ -201,10 +201,7 @@ func Run(ctx context.Context, o Options, ready func()) error {
 		server.Destroy() // the watch caches built so far, before the client closes
 		return err
 	}
-	if err := installOpenAPI(server, cfg.OpenAPIConfig, cfg.OpenAPIV3Config); err != nil {
-		server.Destroy()
-		return err
-	}
+	installOpenAPI(server, cfg.OpenAPIConfig, cfg.OpenAPIV3Config)
 	log.V(1).Info("APIs installed", "elapsed", time.Since(start))
 
 	// The in-process clients (the bootstrap, the controllers and their
