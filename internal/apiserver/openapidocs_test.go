@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -120,53 +121,63 @@ func TestOpenAPIV3AsHandler3(t *testing.T) {
 	}
 	(&openAPIV3{build: func() (*v3Documents, error) { return ours, nil }}).register(ourMux)
 
-	hashed := ours.byGV["api/v1"]
-	for _, tc := range []struct{ path, accept string }{
-		{"/openapi/v3/api/v1", "application/json"},
-		{hashedURL("api/v1", hashed.etag), "application/json"},
-		{hashedURL("api/v1", hashed.etag), ""},
-		{hashedURL("api/v1", hashed.etag), "*/*"},
-		{hashedURL("api/v1", hashed.etag), "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"},
-		{hashedURL("api/v1", hashed.etag), "application/com.github.proto-openapi.spec.v3.v1.0+protobuf;q=0.9,application/json;q=0.5"},
-		{hashedURL("api/v1", hashed.etag), "text/html"},
-		{"/openapi/v3/apis/apps/v1?hash=0123", "application/json"},
+	hashed := hashedURL("api/v1", ours.byGV["api/v1"].etag)
+	etag := `"` + ours.byGV["api/v1"].etag + `"`
+	for _, tc := range []docRequest{
+		{path: "/openapi/v3/api/v1", accept: "application/json"},
+		{path: hashed, accept: "application/json"},
+		{path: hashed},
+		{path: hashed, accept: "*/*"},
+		{path: hashed, accept: "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"},
+		{path: hashed, accept: "application/com.github.proto-openapi.spec.v3.v1.0+protobuf;q=0.9,application/json;q=0.5"},
+		{path: "/openapi/v3/api/v1", accept: "application/com.github.proto-openapi.spec.v3.v1.0+protobuf"},
+		{path: hashed, accept: "text/html"},
+		{path: hashed, accept: "application/json", ifNoneMatch: etag},
+		{path: "/openapi/v3/api/v1", accept: "application/json", ifNoneMatch: `"0123"`},
+		{method: "HEAD", path: hashed, accept: "application/json"},
+		{path: "/openapi/v3/apis/apps/v1?hash=0123", accept: "application/json"},
 	} {
-		got, want := recordGET(ourMux, tc.path, tc.accept), recordGET(referenceMux, tc.path, tc.accept)
+		got, want := tc.record(ourMux), tc.record(referenceMux)
 		if got.Code != want.Code || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
-			t.Errorf("GET %s as %q: %d, %d bytes; handler3: %d, %d bytes", tc.path, tc.accept, got.Code, got.Body.Len(), want.Code, want.Body.Len())
+			t.Errorf("%+v: %d, %d bytes; handler3: %d, %d bytes", tc, got.Code, got.Body.Len(), want.Code, want.Body.Len())
 		}
 		// Times differ; that each is there must not.
 		for _, h := range []string{"Expires", "Last-Modified"} {
 			if (got.Header().Get(h) == "") != (want.Header().Get(h) == "") {
-				t.Errorf("GET %s as %q: %s %q, handler3 %q", tc.path, tc.accept, h, got.Header().Get(h), want.Header().Get(h))
+				t.Errorf("%+v: %s %q, handler3 %q", tc, h, got.Header().Get(h), want.Header().Get(h))
 			}
 			got.Header().Del(h)
 			want.Header().Del(h)
 		}
 		if !reflect.DeepEqual(got.Header(), want.Header()) {
-			t.Errorf("GET %s as %q: headers %v, handler3 %v", tc.path, tc.accept, got.Header(), want.Header())
+			t.Errorf("%+v: headers %v, handler3 %v", tc, got.Header(), want.Header())
 		}
 	}
 
 	// The aggregator's index: handler3's paths, without an Etag.
-	got, want := recordGET(ourMux, "/openapi/v3", ""), recordGET(referenceMux, "/openapi/v3", "")
+	got, want := docRequest{path: "/openapi/v3"}.record(ourMux), docRequest{path: "/openapi/v3"}.record(referenceMux)
 	if got.Code != http.StatusOK || !bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) {
 		t.Errorf("GET /openapi/v3: %d %s, want 200 %s", got.Code, got.Body, want.Body)
 	}
 	if ct, etag, modified := got.Header().Get("Content-Type"), got.Header().Get("Etag"), got.Header().Get("Last-Modified"); ct != "text/plain; charset=utf-8" || etag != "" || modified == "" {
 		t.Errorf("GET /openapi/v3: Content-Type %q, Etag %q, Last-Modified %q; want kube-apiserver's text/plain; charset=utf-8, none and a time", ct, etag, modified)
 	}
-	if got := recordGET(ourMux, "/openapi/v3/apis/example.com/v1", ""); got.Code != http.StatusNotFound || got.Body.Len() != 0 {
+	if got := (docRequest{path: "/openapi/v3/apis/example.com/v1"}).record(ourMux); got.Code != http.StatusNotFound || got.Body.Len() != 0 {
 		t.Errorf("GET /openapi/v3/apis/example.com/v1: %d %q, want kube-apiserver's empty 404", got.Code, got.Body)
 	}
 }
 
-func recordGET(h http.Handler, path, accept string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest("GET", path, nil)
-	if accept != "" {
-		r.Header.Set("Accept", accept)
+type docRequest struct{ method, path, accept, ifNoneMatch string }
+
+func (r docRequest) record(h http.Handler) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(cmp.Or(r.method, "GET"), r.path, nil)
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if r.ifNoneMatch != "" {
+		req.Header.Set("If-None-Match", r.ifNoneMatch)
 	}
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	h.ServeHTTP(w, req)
 	return w
 }
