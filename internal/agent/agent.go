@@ -27,6 +27,7 @@ import (
 	"github.com/portway/portway/internal/agent/proxy"
 	"github.com/portway/portway/internal/agent/runtime"
 	"github.com/portway/portway/internal/agent/server"
+	"github.com/portway/portway/internal/agent/shim"
 	"github.com/portway/portway/internal/trim"
 	"github.com/portway/portway/internal/version"
 )
@@ -75,7 +76,8 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 	}
-	n := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Port: int32(cfg.Port)})
+	n := node.New(client, node.Config{Name: cfg.NodeName, IP: cfg.NodeIP, Port: int32(cfg.Port),
+		RecursiveReadOnlyMounts: shim.RecursiveReadOnlySupported()})
 	if err := n.Register(ctx); err != nil {
 		return err
 	}

@@ -195,6 +195,8 @@ spec:
     - {name: info, mountPath: `+m+`/info}
     - {name: mem, mountPath: `+m+`/mem}
     - {name: host, mountPath: `+m+`/host}
+    - {name: nodes, mountPath: `+m+`/nodes-ro, readOnly: true}
+    - {name: nodes, mountPath: `+m+`/nodes-rro, readOnly: true, recursiveReadOnly: Enabled}
   volumes:
   - {name: config, configMap: {name: app-config}}
   - {name: secret, secret: {secretName: app-secret, defaultMode: 0400}}
@@ -202,6 +204,7 @@ spec:
   - {name: info, downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}
   - {name: mem, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
   - {name: host, hostPath: {path: `+m+`/on-node, type: DirectoryOrCreate}}
+  - {name: nodes, hostPath: {path: `+c.dataDir+`/nodes, type: Directory}}
 ---
 apiVersion: v1
 kind: Pod
@@ -239,6 +242,19 @@ spec:
 				t.Errorf("%s is writable: %+v", path, r)
 			}
 		}
+		// A read-only mount is so below it too only when it is recursively
+		// read-only: the nodes' state holds this pod's medium Memory
+		// emptyDir, a tmpfs.
+		mem := "/" + c.ok("get", "pod", "volumes", "-o", "jsonpath={.spec.nodeName}/agent/pods/{.metadata.uid}") + "/volumes/mem/f"
+		if r := c.kubectl("exec", "volumes", "--", "touch", m+"/nodes-ro"+mem); r.code != 0 {
+			t.Errorf("a read-only mount made a mount below it read-only: %+v", r)
+		}
+		if r := c.kubectl("exec", "volumes", "--", "touch", m+"/nodes-rro"+mem); r.code == 0 || !strings.Contains(r.stderr, "Read-only file system") {
+			t.Errorf("a recursively read-only mount left a mount below it writable: %+v", r)
+		}
+		expect(t, "the recursive read-only modes in the container's status",
+			c.ok("get", "pod", "volumes", "-o", `jsonpath={.status.containerStatuses[0].volumeMounts[?(@.name=="nodes")].recursiveReadOnly}`),
+			"Disabled Enabled")
 		// The node sees none of the mounts, only the missing mount points
 		// made for them, empty.
 		if b, err := os.ReadFile(m + "/single/app.conf"); err != nil || len(b) != 0 {
@@ -252,7 +268,11 @@ spec:
 			out := c.kubectl("get", "events", "--field-selector", "involvedObject.name=claims-volume,reason=FailedMount", "-o", "jsonpath={.items[0].message}").stdout
 			return out == `MountVolume.SetUp failed for volume "data" : volume type persistentVolumeClaim is not supported by portway`
 		})
-		expect(t, "claims-volume waits", c.ok("get", "pod", "claims-volume", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"), "ContainerCreating")
+		// As on Kubernetes, a pod whose volumes are not set up has no
+		// sandbox yet, so no IP.
+		expect(t, "claims-volume waits", c.ok("get", "pod", "claims-volume", "-o",
+			`jsonpath={.status.containerStatuses[0].state.waiting.reason} {.status.conditions[?(@.type=="PodReadyToStartContainers")].status} IP:{.status.podIP}`),
+			"ContainerCreating False IP:")
 	})
 
 	t.Run("hairpin", func(t *testing.T) {

@@ -45,6 +45,8 @@ type Config struct {
 	// Port is where the agent's own HTTPS server (logs) listens; the API
 	// server finds it in status.daemonEndpoints.kubeletEndpoint.
 	Port int32
+	// RecursiveReadOnlyMounts says the containers' runtime can make them.
+	RecursiveReadOnlyMounts bool
 }
 
 // Agent keeps one Node registered and its Lease renewed.
@@ -144,6 +146,10 @@ func (a *Agent) postStatus(ctx context.Context, n *corev1.Node) error {
 	n.Status.Conditions = a.conditions(n.Status.Conditions)
 	n.Status.DaemonEndpoints.KubeletEndpoint.Port = a.cfg.Port
 	n.Status.NodeInfo = systemInfo()
+	// One runtime handler, the default, reported as the kubelet reports
+	// its runtime's; containers get no user namespaces.
+	n.Status.RuntimeHandlers = []corev1.NodeRuntimeHandler{{Features: &corev1.NodeRuntimeHandlerFeatures{
+		RecursiveReadOnlyMounts: ptr.To(a.cfg.RecursiveReadOnlyMounts), UserNamespaces: ptr.To(false)}}}
 	if _, err := a.client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 		return err
 	}

@@ -8,12 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/utils/ptr"
 )
 
 func TestRegisterAndHeal(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset()
-	a := New(client, Config{Name: "n1", IP: net.ParseIP("172.18.0.2"), Port: 10250})
+	a := New(client, Config{Name: "n1", IP: net.ParseIP("172.18.0.2"), Port: 10250, RecursiveReadOnlyMounts: true})
 	if err := a.register(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +27,10 @@ func TestRegisterAndHeal(t *testing.T) {
 	}
 	if len(n.Status.Addresses) == 0 || n.Status.Addresses[0] != (corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "172.18.0.2"}) {
 		t.Errorf("addresses %v", n.Status.Addresses)
+	}
+	if h := n.Status.RuntimeHandlers; len(h) != 1 || h[0].Name != "" || h[0].Features == nil ||
+		!ptr.Deref(h[0].Features.RecursiveReadOnlyMounts, false) || ptr.Deref(h[0].Features.UserNamespaces, true) {
+		t.Errorf("runtime handlers %+v, want the default one, with recursive read-only mounts and no user namespaces", h)
 	}
 	if n.Status.DaemonEndpoints.KubeletEndpoint.Port != 10250 {
 		t.Errorf("kubelet port %d", n.Status.DaemonEndpoints.KubeletEndpoint.Port)

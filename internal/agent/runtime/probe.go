@@ -59,13 +59,15 @@ func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, spec *core
 	if c.init {
 		return // init containers have no probes that matter here
 	}
-	inst := c.cur
+	// The probes run beside the worker, which may tear the sandbox down:
+	// they take the IP the instance runs with.
+	inst, podIP := c.cur, w.sb.IP
 	go func() {
 		<-inst.exited
 		cancel()
 	}()
 	if spec.StartupProbe != nil {
-		go w.probeLoop(ctx, pod, spec, inst, "Startup", spec.StartupProbe, func(ok bool) bool {
+		go w.probeLoop(ctx, pod, spec, inst, podIP, "Startup", spec.StartupProbe, func(ok bool) bool {
 			if ok {
 				ps.startedV.Store(true)
 				w.poke()
@@ -76,7 +78,7 @@ func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, spec *core
 		}, func() bool { return true })
 	}
 	if spec.ReadinessProbe != nil {
-		go w.probeLoop(ctx, pod, spec, inst, "Readiness", spec.ReadinessProbe, func(ok bool) bool {
+		go w.probeLoop(ctx, pod, spec, inst, podIP, "Readiness", spec.ReadinessProbe, func(ok bool) bool {
 			if ps.readyV.Swap(ok) != ok {
 				w.poke()
 			}
@@ -84,7 +86,7 @@ func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, spec *core
 		}, ps.started)
 	}
 	if spec.LivenessProbe != nil {
-		go w.probeLoop(ctx, pod, spec, inst, "Liveness", spec.LivenessProbe, func(ok bool) bool {
+		go w.probeLoop(ctx, pod, spec, inst, podIP, "Liveness", spec.LivenessProbe, func(ok bool) bool {
 			if !ok {
 				w.killForProbe(ctx, pod, spec, inst, "liveness")
 				return false
@@ -97,7 +99,7 @@ func (w *podWorker) startProbes(ctx context.Context, pod *corev1.Pod, spec *core
 // probeLoop runs a probe every period once active says so, and calls
 // changed when the result crosses its success or failure threshold;
 // changed returns whether to go on probing.
-func (w *podWorker) probeLoop(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, inst *instance,
+func (w *podWorker) probeLoop(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, inst *instance, podIP string,
 	kind string, p *corev1.Probe, changed func(ok bool) bool, active func() bool) {
 	period := time.Duration(max(p.PeriodSeconds, 1)) * time.Second
 	timeout := time.Duration(max(p.TimeoutSeconds, 1)) * time.Second
@@ -112,7 +114,7 @@ func (w *podWorker) probeLoop(ctx context.Context, pod *corev1.Pod, spec *corev1
 	defer t.Stop()
 	for {
 		if active() {
-			err := w.runProbe(ctx, pod, spec, inst, p, timeout)
+			err := w.runProbe(ctx, pod, spec, inst, podIP, p, timeout)
 			if ctx.Err() != nil {
 				return
 			}
@@ -162,13 +164,9 @@ func (w *podWorker) killForProbe(ctx context.Context, pod *corev1.Pod, spec *cor
 }
 
 // runProbe runs one probe; nil means success.
-func (w *podWorker) runProbe(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, inst *instance, p *corev1.Probe, timeout time.Duration) error {
+func (w *podWorker) runProbe(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, inst *instance, podIP string, p *corev1.Probe, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	podIP := ""
-	if w.sb != nil {
-		podIP = w.sb.IP
-	}
 	switch {
 	case p.HTTPGet != nil:
 		return probeHTTP(ctx, p.HTTPGet, spec, podIP)

@@ -105,7 +105,7 @@ func (r *Runtime) Start(ctx context.Context, podsFactory, factory informers.Shar
 	r.secrets = factory.Core().V1().Secrets().Lister()
 	r.services = factory.Core().V1().Services().Lister()
 	inf := pods.Informer()
-	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handled, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { r.podChanged(ctx, obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { r.podChanged(ctx, obj.(*corev1.Pod)) },
 		DeleteFunc: func(obj any) {
@@ -120,7 +120,9 @@ func (r *Runtime) Start(ctx context.Context, podsFactory, factory informers.Shar
 	if err != nil {
 		return err
 	}
-	synced := []cache.InformerSynced{inf.HasSynced,
+	// Orphans are what is left once every pod the informer lists has
+	// been handed to a worker, not merely listed.
+	synced := []cache.InformerSynced{handled.HasSynced,
 		factory.Core().V1().ConfigMaps().Informer().HasSynced,
 		factory.Core().V1().Secrets().Informer().HasSynced,
 		factory.Core().V1().Services().Informer().HasSynced}

@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
+
+	"github.com/portway/portway/internal/agent/shim"
 )
 
 // postStatus writes the pod's status as this worker sees it, when it
@@ -116,12 +118,13 @@ func (w *podWorker) containerStatuses(pod *corev1.Pod, specs []corev1.Container,
 		c := w.containers[spec.Name]
 		switch {
 		case c == nil || c.cur == nil:
+			// The kubelet's default: every container of a pod with init
+			// containers, init ones too, is PodInitializing until it has
+			// a state of its own.
 			reason, msg := "ContainerCreating", ""
 			if c != nil && c.waitingReason != "" {
 				reason, msg = c.waitingReason, c.waitingMessage
-			} else if w.sb == nil && pod.DeletionTimestamp == nil && w.latest() != nil {
-				reason = "ContainerCreating"
-			} else if len(pod.Spec.InitContainers) > 0 && !isInit(pod, spec.Name) {
+			} else if len(pod.Spec.InitContainers) > 0 {
 				reason = "PodInitializing"
 			}
 			st.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: msg}
@@ -148,6 +151,7 @@ func (w *podWorker) containerStatuses(pod *corev1.Pod, specs []corev1.Container,
 				st.LastTerminationState.Terminated = terminated(c.prev)
 			}
 		}
+		st.VolumeMounts = volumeMountStatuses(spec.VolumeMounts, shim.RecursiveReadOnlySupported())
 		// Keep the previous status's times when nothing changed, so a
 		// resync does not rewrite the pod.
 		for _, o := range old {
@@ -158,10 +162,6 @@ func (w *podWorker) containerStatuses(pod *corev1.Pod, specs []corev1.Container,
 		out = append(out, st)
 	}
 	return out
-}
-
-func isInit(pod *corev1.Pod, name string) bool {
-	return slices.ContainsFunc(pod.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == name })
 }
 
 // apiTime is t as the API stores it, to the second, so that a status read
@@ -342,4 +342,22 @@ func podReadyCondition(pod *corev1.Pod, containersReady corev1.PodCondition) cor
 		c.Status, c.Reason, c.Message = corev1.ConditionFalse, "ReadinessGatesNotReady", strings.Join(unready, ", ")
 	}
 	return c
+}
+
+// volumeMountStatuses are a container's mounts as the kubelet reports
+// them: a read-only one says whether it is recursively so.
+func volumeMountStatuses(mounts []corev1.VolumeMount, rroSupported bool) []corev1.VolumeMountStatus {
+	var out []corev1.VolumeMountStatus
+	for _, m := range mounts {
+		s := corev1.VolumeMountStatus{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly}
+		if m.ReadOnly {
+			mode := corev1.RecursiveReadOnlyDisabled
+			if rro, err := recursiveReadOnly(m, rroSupported); err == nil && rro {
+				mode = corev1.RecursiveReadOnlyEnabled
+			}
+			s.RecursiveReadOnly = &mode
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -122,5 +123,31 @@ func TestNetnsName(t *testing.T) {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web", UID: "0123456789abcdef"}}
 	if got, want := netnsName("pw-node1", pod), "pw-node1_default_web_01234567"; got != want {
 		t.Errorf("netnsName = %q, want %q", got, want)
+	}
+}
+
+// TestWaitingReason checks the kubelet's default waiting reason for
+// containers not created yet (waiting for volumes, say): kubectl shows
+// Init:0/1 for a pod with init containers, ContainerCreating otherwise.
+func TestWaitingReason(t *testing.T) {
+	w := &podWorker{containers: map[string]*ctr{}}
+	reasons := func(pod *corev1.Pod, specs []corev1.Container) []string {
+		var out []string
+		for _, st := range w.containerStatuses(pod, specs, nil) {
+			out = append(out, st.State.Waiting.Reason)
+		}
+		return out
+	}
+	plain := &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "a"}, {Name: "b"}}}}
+	if got := reasons(plain, plain.Spec.Containers); !slices.Equal(got, []string{"ContainerCreating", "ContainerCreating"}) {
+		t.Errorf("without init containers: %v", got)
+	}
+	withInit := &corev1.Pod{Spec: corev1.PodSpec{InitContainers: []corev1.Container{{Name: "i"}}, Containers: []corev1.Container{{Name: "a"}}}}
+	if got := append(reasons(withInit, withInit.Spec.InitContainers), reasons(withInit, withInit.Spec.Containers)...); !slices.Equal(got, []string{"PodInitializing", "PodInitializing"}) {
+		t.Errorf("with init containers: %v", got)
+	}
+	w.containers["a"] = &ctr{name: "a", waitingReason: "CreateContainerConfigError"}
+	if got := reasons(plain, plain.Spec.Containers); !slices.Equal(got, []string{"CreateContainerConfigError", "ContainerCreating"}) {
+		t.Errorf("with a reason of its own: %v", got)
 	}
 }

@@ -49,6 +49,17 @@ const tokenMaxAge = 24 * time.Hour
 // says how soon a token in them is due for renewal (0: none is). A volume
 // that fails does not hold the others back; each failure is one error.
 func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Duration, []error) {
+	if !w.mounted {
+		// The pod's directory and record come first, so that an agent
+		// that dies from here on leaves something to clean up with; and
+		// volumes/ with its own mode, not that of the first emptyDir.
+		if err := os.MkdirAll(filepath.Join(w.dir, "volumes"), 0o750); err != nil {
+			return 0, []error{err}
+		}
+		if err := writeRecord(w.dir, &podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Sandbox: w.sb}); err != nil {
+			return 0, []error{err}
+		}
+	}
 	var soonest time.Duration
 	var errs []error
 	now := time.Now()
@@ -93,7 +104,7 @@ func (w *podWorker) setUpVolume(ctx context.Context, pod *corev1.Pod, v *corev1.
 		return 0, fmt.Errorf("volume type %s is not supported by portway", volumeType(s))
 	}
 	var soonest time.Duration
-	files, err := w.r.projection(pod, w.sb.IP, p, func(t *corev1.ServiceAccountTokenProjection) (string, error) {
+	files, err := w.r.projection(pod, p, func(t *corev1.ServiceAccountTokenProjection) (string, error) {
 		tok, err := w.token(ctx, pod, v.Name+"/"+t.Path, t, now)
 		if d := tok.renewAt.Sub(now); err == nil && (soonest == 0 || d < soonest) {
 			soonest = d
@@ -270,8 +281,9 @@ type volumeFile struct {
 }
 
 // projection computes the files of a projected volume; token gives a
-// service account token's contents.
-func (r *Runtime) projection(pod *corev1.Pod, podIP string, v *corev1.ProjectedVolumeSource, token func(*corev1.ServiceAccountTokenProjection) (string, error)) (map[string]volumeFile, error) {
+// service account token's contents. A volume's downward API may name only
+// the pod's metadata (validation sees to it), so it has no IP to give.
+func (r *Runtime) projection(pod *corev1.Pod, v *corev1.ProjectedVolumeSource, token func(*corev1.ServiceAccountTokenProjection) (string, error)) (map[string]volumeFile, error) {
 	mode := os.FileMode(corev1.ProjectedVolumeSourceDefaultMode)
 	if v.DefaultMode != nil {
 		mode = os.FileMode(*v.DefaultMode)
@@ -327,7 +339,7 @@ func (r *Runtime) projection(pod *corev1.Pod, podIP string, v *corev1.ProjectedV
 				var err error
 				switch {
 				case item.FieldRef != nil:
-					value, err = fieldValue(pod, item.FieldRef.FieldPath, podIP, r.cfg.NodeIP)
+					value, err = fieldValue(pod, item.FieldRef.FieldPath, "", r.cfg.NodeIP)
 				case item.ResourceFieldRef != nil:
 					i := slices.IndexFunc(pod.Spec.Containers, func(c corev1.Container) bool { return c.Name == item.ResourceFieldRef.ContainerName })
 					if i < 0 {
@@ -478,10 +490,40 @@ func (w *podWorker) volumeMounts(pod *corev1.Pod, spec *corev1.Container, env ma
 				}
 			}
 		}
+		rro, err := recursiveReadOnly(m, shim.RecursiveReadOnlySupported())
+		if err != nil {
+			return nil, fmt.Errorf("failed to resolve recursive read-only mode: %w", err)
+		}
 		readOnly := m.ReadOnly || v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
-		mounts = append(mounts, shim.Mount{Source: source, Target: m.MountPath, ReadOnly: readOnly})
+		mounts = append(mounts, shim.Mount{Source: source, Target: m.MountPath, ReadOnly: readOnly, RecursiveReadOnly: rro})
 	}
 	return mounts, nil
+}
+
+// recursiveReadOnly resolves a mount's recursiveReadOnly as the kubelet
+// does for a runtime that supports recursive read-only mounts or not (the
+// shim does where the kernel does). Validation rules out the first two
+// errors for pods it has seen.
+func recursiveReadOnly(m corev1.VolumeMount, supported bool) (bool, error) {
+	if m.RecursiveReadOnly == nil || *m.RecursiveReadOnly == corev1.RecursiveReadOnlyDisabled {
+		return false, nil
+	}
+	if !m.ReadOnly {
+		return false, fmt.Errorf("volume %q requested recursive read-only mode, but it is not read-only", m.Name)
+	}
+	if m.MountPropagation != nil && *m.MountPropagation != corev1.MountPropagationNone {
+		return false, fmt.Errorf("volume %q requested recursive read-only mode, but it is not compatible with propagation %q", m.Name, *m.MountPropagation)
+	}
+	switch *m.RecursiveReadOnly {
+	case corev1.RecursiveReadOnlyIfPossible:
+		return supported, nil
+	case corev1.RecursiveReadOnlyEnabled:
+		if !supported {
+			return false, fmt.Errorf("volume %q requested recursive read-only mode, but it is not supported by the runtime", m.Name)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("unknown recursive read-only mode %q", *m.RecursiveReadOnly)
 }
 
 // makeSubPath makes path, below a volume's root, a directory with the

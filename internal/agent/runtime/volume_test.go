@@ -43,7 +43,7 @@ func TestProjection(t *testing.T) {
 		{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"}, Items: []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}}}},
 		{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}}}},
 	}}
-	files, err := r.projection(pod, "10.244.0.5", saVolume, token)
+	files, err := r.projection(pod, saVolume, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestProjection(t *testing.T) {
 		{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "missing"}, Optional: ptr.To(true)}},
 		{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}},
 	}}
-	files, err = r.projection(pod, "10.244.0.5", other, token)
+	files, err = r.projection(pod, other, token)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestProjection(t *testing.T) {
 		{corev1.VolumeProjection{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}, Items: []corev1.KeyToPath{{Key: "nope", Path: "x"}}}},
 			"references non-existent secret key: nope"},
 	} {
-		_, err := r.projection(pod, "10.244.0.5", &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{tc.source}}, token)
+		_, err := r.projection(pod, &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{tc.source}}, token)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("got %v, want %s", err, tc.want)
 		}
@@ -281,6 +281,7 @@ func TestVolumeMounts(t *testing.T) {
 		{Name: "conf", MountPath: "/etc/nginx", SubPath: "base"},
 		{Name: "logs", MountPath: "/logs", SubPathExpr: "$(POD_NAME)"},
 		{Name: "host", MountPath: "/host/log"},
+		{Name: "host", MountPath: "/host/log-ro", ReadOnly: true, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyIfPossible)},
 	}}
 	for name, mode := range map[string]os.FileMode{"logs": 0o777, "conf": 0o750} {
 		if err := os.MkdirAll(filepath.Join(w.dir, "volumes", name), mode); err != nil {
@@ -301,6 +302,7 @@ func TestVolumeMounts(t *testing.T) {
 		{Source: vol("logs/web-1"), Target: "/logs"},
 		{Source: vol("conf/base"), Target: "/etc/nginx", ReadOnly: true},
 		{Source: "/var/log", Target: "/host/log"},
+		{Source: "/var/log", Target: "/host/log-ro", ReadOnly: true, RecursiveReadOnly: true},
 		{Source: vol("conf"), Target: "/etc/nginx/conf.d", ReadOnly: true},
 	}
 	if !reflect.DeepEqual(mounts, want) {
@@ -325,6 +327,48 @@ func TestVolumeMounts(t *testing.T) {
 		if _, err := w.volumeMounts(pod, spec, tc.env); err == nil || err.Error() != tc.want {
 			t.Errorf("%s: got %v, want %s", tc.expr, err, tc.want)
 		}
+	}
+	// Validation lets no such pod in; the kubelet's check stays.
+	spec.VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/h", RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyEnabled)}}
+	if _, err := w.volumeMounts(pod, spec, nil); err == nil ||
+		err.Error() != `failed to resolve recursive read-only mode: volume "host" requested recursive read-only mode, but it is not read-only` {
+		t.Errorf("recursiveReadOnly without readOnly: %v", err)
+	}
+}
+
+func TestVolumeMountStatuses(t *testing.T) {
+	mounts := []corev1.VolumeMount{
+		{Name: "a", MountPath: "/a"},
+		{Name: "b", MountPath: "/b", ReadOnly: true},
+		{Name: "c", MountPath: "/c", ReadOnly: true, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyEnabled)},
+		{Name: "d", MountPath: "/d", ReadOnly: true, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyDisabled)},
+		{Name: "e", MountPath: "/e", ReadOnly: true, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyIfPossible)},
+		{Name: "f", MountPath: "/f", ReadOnly: true, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyEnabled),
+			MountPropagation: ptr.To(corev1.MountPropagationHostToContainer)}, // refused: Disabled, as the kubelet says
+	}
+	disabled, enabled := corev1.RecursiveReadOnlyDisabled, corev1.RecursiveReadOnlyEnabled
+	for _, tc := range []struct {
+		supported bool
+		c, e      *corev1.RecursiveReadOnlyMode
+	}{{true, &enabled, &enabled}, {false, &disabled, &disabled}} {
+		want := []corev1.VolumeMountStatus{
+			{Name: "a", MountPath: "/a"},
+			{Name: "b", MountPath: "/b", ReadOnly: true, RecursiveReadOnly: &disabled},
+			{Name: "c", MountPath: "/c", ReadOnly: true, RecursiveReadOnly: tc.c},
+			{Name: "d", MountPath: "/d", ReadOnly: true, RecursiveReadOnly: &disabled},
+			{Name: "e", MountPath: "/e", ReadOnly: true, RecursiveReadOnly: tc.e},
+			{Name: "f", MountPath: "/f", ReadOnly: true, RecursiveReadOnly: &disabled},
+		}
+		if got := volumeMountStatuses(mounts, tc.supported); !reflect.DeepEqual(got, want) {
+			t.Errorf("supported %v: got %+v\nwant %+v", tc.supported, got, want)
+		}
+	}
+}
+
+func TestRecursiveReadOnlyUnsupported(t *testing.T) {
+	_, err := recursiveReadOnly(corev1.VolumeMount{Name: "v", ReadOnly: true, RecursiveReadOnly: ptr.To(corev1.RecursiveReadOnlyEnabled)}, false)
+	if err == nil || err.Error() != `volume "v" requested recursive read-only mode, but it is not supported by the runtime` {
+		t.Errorf("Enabled without support: %v", err)
 	}
 }
 

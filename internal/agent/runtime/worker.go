@@ -147,43 +147,41 @@ func (w *podWorker) sync(ctx context.Context) (time.Duration, bool) {
 		w.startTime = ptr.To(apiTime(time.Now()))
 	}
 	again := resync
-	if w.sb == nil {
+	// As the kubelet, volumes come first: until they are set up the pod
+	// has no sandbox, so no IP, and no container runs. Once they are, a
+	// failure to update them (a token renewal, say) is reported and the
+	// pod goes on. Failures back off to 2 minutes, as the kubelet's do,
+	// with a FailedMount event for each volume at each try.
+	if left := time.Until(w.volumeNotBefore); left > 0 {
+		again = min(again, left)
+	} else {
+		renew, errs := w.syncVolumes(ctx, pod)
+		for _, err := range errs {
+			w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
+		}
+		if len(errs) > 0 {
+			w.volumeRetry = min(max(2*w.volumeRetry, 500*time.Millisecond), 2*time.Minute)
+			w.volumeNotBefore = time.Now().Add(w.volumeRetry)
+			again = min(again, w.volumeRetry)
+		} else {
+			w.mounted, w.volumeRetry = true, 0
+		}
+		if renew > 0 && renew < again {
+			again = renew
+		}
+	}
+	if w.mounted && w.sb == nil {
 		if err := w.setUpSandbox(ctx, pod); err != nil {
 			w.sbErr = err.Error()
 			w.r.recorder.Eventf(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", err)
-			again = 5 * time.Second
+			again = min(again, 5*time.Second)
 		} else {
 			w.sbErr = ""
 		}
 	}
-	if w.sb != nil {
-		// As the kubelet, no container starts until the volumes have been
-		// set up; once they have, a failure to update them (a token
-		// renewal, say) is reported and the containers go on.
-		// Failures back off to 2 minutes, as the kubelet's do, with a
-		// FailedMount event for each volume at each try.
-		if left := time.Until(w.volumeNotBefore); left > 0 {
-			again = min(again, left)
-		} else {
-			renew, errs := w.syncVolumes(ctx, pod)
-			for _, err := range errs {
-				w.r.recorder.Event(pod, corev1.EventTypeWarning, "FailedMount", err.Error())
-			}
-			if len(errs) > 0 {
-				w.volumeRetry = min(max(2*w.volumeRetry, 500*time.Millisecond), 2*time.Minute)
-				w.volumeNotBefore = time.Now().Add(w.volumeRetry)
-				again = min(again, w.volumeRetry)
-			} else {
-				w.mounted, w.volumeRetry = true, 0
-			}
-			if renew > 0 && renew < again {
-				again = renew
-			}
-		}
-		if w.mounted {
-			if next := w.syncContainers(ctx, pod); next > 0 && next < again {
-				again = next
-			}
+	if w.mounted && w.sb != nil {
+		if next := w.syncContainers(ctx, pod); next > 0 && next < again {
+			again = next
 		}
 	}
 	w.postStatus(ctx, pod)
@@ -347,29 +345,20 @@ func hostname(pod *corev1.Pod) string {
 	return pod.Name
 }
 
-// setUpSandbox creates the pod's network namespace and files.
+// setUpSandbox creates the pod's network namespace and files, in the pod's
+// directory, which syncVolumes made and recorded the pod in.
 func (w *podWorker) setUpSandbox(ctx context.Context, pod *corev1.Pod) error {
-	if err := os.MkdirAll(w.dir, 0o750); err != nil {
-		return err
-	}
 	s := &sandbox{Netns: netnsName(w.r.cfg.NodeName, pod)}
-	rec := &podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID}
-	// Written before the namespace exists, so a crash in between leaves
-	// something to clean up with.
-	if err := writeRecord(w.dir, rec); err != nil {
+	if err := w.r.net.add(ctx, pod, s); err != nil {
 		return err
 	}
-	if err := w.r.net.add(ctx, pod, s); err != nil {
+	if err := writeRecord(w.dir, &podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Sandbox: s}); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, "etc-hosts"), hostsFile(pod, s.IP), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, "resolv.conf"), resolvConf(pod), 0o644); err != nil {
-		return err
-	}
-	rec.Sandbox = s
-	if err := writeRecord(w.dir, rec); err != nil {
 		return err
 	}
 	if pod.Spec.DNSPolicy == corev1.DNSClusterFirst && !w.dnsWarned {

@@ -2,6 +2,7 @@ package shim
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,5 +89,20 @@ func TestMount(t *testing.T) {
 	}
 	if mounted, err := mountinfo.Mounted(filepath.Join(dst, "sub")); err != nil || !mounted {
 		t.Errorf("the submount did not come along: %v, %v", mounted, err)
+	}
+	// Read-only reaches the submount only when asked to be recursive.
+	write := func(dir string) error { return os.WriteFile(filepath.Join(dir, "sub", "f"), nil, 0o644) }
+	if err := write(dst); err != nil {
+		t.Errorf("a plain read-only bind made its submount read-only: %v", err)
+	}
+	rro := filepath.Join(base, "rro")
+	if err := (Mount{Source: src, Target: rro, ReadOnly: true, RecursiveReadOnly: true}).mount(); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(rro); !errors.Is(err, unix.EROFS) {
+		t.Errorf("writing below a recursively read-only bind: %v, want EROFS", err)
+	}
+	if err := write(src); err != nil {
+		t.Errorf("the source's submount is no longer writable: %v", err)
 	}
 }
