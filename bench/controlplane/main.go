@@ -69,7 +69,7 @@ func newReport(cfg config) *report {
 		settle: figures.Table{
 			Title:  "Endpoint controllers catching up after a Service fill (s)",
 			Header: []string{"kind", "services", "endpointslices", "seconds"},
-			Notes:  []string{"from the end of a fill until every Service has its EndpointSlice; the latencies are sampled after it"},
+			Notes:  []string{"from the end of a fill (the last row: of the last throughput run) until every Service has its EndpointSlice; the latencies are sampled after it"},
 		},
 		throughput: figures.Table{
 			Title:  fmt.Sprintf("Create throughput, %d concurrent clients", cfg.clients),
@@ -240,7 +240,17 @@ func benchKind(ctx context.Context, cfg config, root string, k kind, rep *report
 			return err
 		}
 	}
-	addMemory(rep, s, k, "after all of the above", p.n)
+	// Memory compares only once the controllers have caught up with the
+	// last creates.
+	if k.resource == "services" {
+		if err := waitForSlices(ctx, cs, p, rep); err != nil {
+			return err
+		}
+	}
+	if err := sleep(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	addMemory(rep, s, k, "after all of the above, 2 s later", p.n)
 	// The server builds its OpenAPI documents when a client first asks,
 	// as kubectl apply, explain and validation do: the index, then api/v1.
 	paths, err := cs.Discovery().OpenAPIV3().Paths()
