@@ -56,7 +56,8 @@ type Mount struct {
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	// RecursiveReadOnly makes what is mounted below Target read-only too
-	// (a volumeMount's recursiveReadOnly: Enabled).
+	// (a volumeMount's recursiveReadOnly, Enabled or IfPossible, where
+	// the kernel can).
 	RecursiveReadOnly bool `json:"recursiveReadOnly,omitempty"`
 }
 
