@@ -140,23 +140,28 @@ func (r *Runtime) Wait() { r.wg.Wait() }
 func (r *Runtime) podChanged(ctx context.Context, pod *corev1.Pod) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	w := r.workers[pod.UID]
-	if w == nil {
-		w = newPodWorker(r, pod)
-		// Before the worker runs: its first sync must see the pod, or it
-		// takes the pod for gone and tears it down.
+	if w := r.workers[pod.UID]; w != nil {
 		w.update(pod)
-		r.workers[pod.UID] = w
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			w.run(ctx)
-			r.mu.Lock()
-			delete(r.workers, pod.UID)
-			r.mu.Unlock()
-		}()
+		return
 	}
-	w.update(pod)
+	r.startWorker(ctx, pod, pod)
+}
+
+// startWorker starts the worker of pod, whose first sync sees latest (nil:
+// the Pod is gone, so the worker tears down what is left and returns).
+// The caller holds r.mu.
+func (r *Runtime) startWorker(ctx context.Context, pod, latest *corev1.Pod) {
+	w := newPodWorker(r, pod)
+	w.update(latest) // before the worker runs
+	r.workers[pod.UID] = w
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		w.run(ctx)
+		r.mu.Lock()
+		delete(r.workers, pod.UID)
+		r.mu.Unlock()
+	}()
 }
 
 func (r *Runtime) podGone(uid types.UID) {
@@ -177,21 +182,23 @@ func (r *Runtime) removeOrphans(ctx context.Context) {
 	for _, e := range entries {
 		uid := types.UID(e.Name())
 		r.mu.Lock()
-		_, known := r.workers[uid]
+		if _, known := r.workers[uid]; !known {
+			r.removeOrphan(ctx, uid)
+		}
 		r.mu.Unlock()
-		if known {
-			continue
-		}
-		rec, err := readRecord(r.podDir(uid))
-		if err != nil {
-			klog.FromContext(ctx).Error(err, "removing orphaned pod state", "uid", uid)
-			_ = removePodDir(r.podDir(uid))
-			continue
-		}
-		// A worker with no Pod tears everything down and returns.
-		r.podChanged(ctx, rec.pod())
-		r.podGone(uid)
 	}
+}
+
+// removeOrphan tears down the state of a pod with no worker. The caller
+// holds r.mu, so the Pod cannot come back meanwhile.
+func (r *Runtime) removeOrphan(ctx context.Context, uid types.UID) {
+	rec, err := readRecord(r.podDir(uid))
+	if err != nil {
+		klog.FromContext(ctx).Error(err, "removing orphaned pod state", "uid", uid)
+		_ = removePodDir(r.podDir(uid))
+		return
+	}
+	r.startWorker(ctx, rec.pod(), nil)
 }
 
 func (r *Runtime) podDir(uid types.UID) string {

@@ -50,9 +50,9 @@ const tokenMaxAge = 24 * time.Hour
 // that fails does not hold the others back; each failure is one error.
 func (w *podWorker) syncVolumes(ctx context.Context, pod *corev1.Pod) (time.Duration, []error) {
 	if !w.mounted {
-		// The pod's directory and record come first, so that an agent
-		// that dies from here on leaves something to clean up with; and
-		// volumes/ with its own mode, not that of the first emptyDir.
+		// The pod's directory and record come first, so that the state
+		// of a pod deleted while an agent was down is found and removed;
+		// and volumes/ with its own mode, not that of the first emptyDir.
 		if err := os.MkdirAll(filepath.Join(w.dir, "volumes"), 0o750); err != nil {
 			return 0, []error{err}
 		}

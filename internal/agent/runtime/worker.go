@@ -346,19 +346,31 @@ func hostname(pod *corev1.Pod) string {
 }
 
 // setUpSandbox creates the pod's network namespace and files, in the pod's
-// directory, which syncVolumes made and recorded the pod in.
-func (w *podWorker) setUpSandbox(ctx context.Context, pod *corev1.Pod) error {
+// directory, which syncVolumes made and recorded the pod in. The sandbox
+// is recorded once it is whole; a namespace of its name that is not
+// recorded (an agent died, or a set-up failed, before) is removed first.
+func (w *podWorker) setUpSandbox(ctx context.Context, pod *corev1.Pod) (err error) {
 	s := &sandbox{Netns: netnsName(w.r.cfg.NodeName, pod)}
+	if _, err := os.Stat(s.path()); err == nil {
+		if err := w.r.net.del(ctx, pod, s); err != nil {
+			return err
+		}
+	}
 	if err := w.r.net.add(ctx, pod, s); err != nil {
 		return err
 	}
-	if err := writeRecord(w.dir, &podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Sandbox: s}); err != nil {
-		return err
-	}
+	defer func() {
+		if err != nil {
+			_ = w.r.net.del(context.WithoutCancel(ctx), pod, s)
+		}
+	}()
 	if err := os.WriteFile(filepath.Join(w.dir, "etc-hosts"), hostsFile(pod, s.IP), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(w.dir, "resolv.conf"), resolvConf(pod), 0o644); err != nil {
+		return err
+	}
+	if err := writeRecord(w.dir, &podRecord{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, Sandbox: s}); err != nil {
 		return err
 	}
 	if pod.Spec.DNSPolicy == corev1.DNSClusterFirst && !w.dnsWarned {
@@ -435,10 +447,16 @@ func (w *podWorker) stopAll(grace time.Duration) {
 }
 
 func (w *podWorker) teardownNetwork(ctx context.Context, pod *corev1.Pod) {
-	if w.sb == nil {
-		return
+	s := w.sb
+	if s == nil {
+		// A namespace that an agent made, and died before recording,
+		// bears the pod's name.
+		s = &sandbox{Netns: netnsName(w.r.cfg.NodeName, pod)}
+		if _, err := os.Stat(s.path()); err != nil {
+			return
+		}
 	}
-	if err := w.r.net.del(ctx, pod, w.sb); err != nil {
+	if err := w.r.net.del(ctx, pod, s); err != nil {
 		klog.FromContext(ctx).Error(err, "tearing down pod network")
 	}
 	w.sb = nil

@@ -265,12 +265,13 @@ func (m Mount) mount() error {
 	return unix.Mount("", m.Target, "", flags, "")
 }
 
-// RecursiveReadOnlySupported says whether this kernel has mount_setattr
+// RecursiveReadOnlySupported says whether the agent may call mount_setattr
 // (Linux 5.12), which recursive read-only mounts need: asked to change
-// nothing, it answers ENOSYS only where it does not exist.
+// nothing, it answers ENOSYS where it does not exist and EPERM where a
+// seccomp filter forbids it.
 var RecursiveReadOnlySupported = sync.OnceValue(func() bool {
 	err := unix.MountSetattr(-1, "", unix.AT_EMPTY_PATH, &unix.MountAttr{})
-	return !errors.Is(err, unix.ENOSYS)
+	return !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM)
 })
 
 // LookPath finds argv0 in the container's PATH, as a container runtime
