@@ -16,7 +16,7 @@ import (
 func RunProxy(ctx context.Context, cfg Config) error {
 	log := klog.FromContext(ctx).WithValues("node", cfg.NodeName)
 	ctx = klog.NewContext(ctx, log)
-	_, client, err := newClient(cfg, "kube-proxy")
+	_, client, err := newClient(cfg, "kube-proxy", 5, 10) // kube-proxy's clientConnection defaults
 	if err != nil {
 		return err
 	}
