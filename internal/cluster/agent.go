@@ -51,37 +51,51 @@ func AgentProcess(node string) (int, []string, error) {
 	return 0, nil, fmt.Errorf("no agent process in node %s", node)
 }
 
-// RestartAgent stops node's agent as a service manager would (SIGTERM: its
-// proxy removes its nftables table), waits until it has exited and starts
-// the same command line again. It returns when the new agent has started.
-// `up` did not start it, so `up` stopping does not stop it: Down and Clean
-// kill it with the node's other processes (SIGKILL, which leaves its
-// nftables table to go with the node's namespace).
+// RestartAgent stops node's agent and starts it again (StopAgent, then
+// StartAgent). It returns when the new agent has started.
 func RestartAgent(dataDir, node string) (started time.Time, err error) {
-	pid, args, err := AgentProcess(node)
+	args, err := StopAgent(node)
 	if err != nil {
 		return started, err
 	}
+	started = time.Now()
+	return started, StartAgent(dataDir, node, args)
+}
+
+// StopAgent stops node's agent as a service manager would (SIGTERM: its
+// proxy removes its nftables table; its pods run on) and returns its
+// command line once it has exited.
+func StopAgent(node string) ([]string, error) {
+	pid, args, err := AgentProcess(node)
+	if err != nil {
+		return nil, err
+	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return started, err
+		return nil, err
 	}
 	// up reaps it only when up stops: a zombie has exited.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 		if err != nil || strings.Contains(string(b), ") Z ") {
-			break
+			return args, nil
 		}
 		if time.Now().After(deadline) {
-			return started, fmt.Errorf("agent of %s (pid %d) did not exit within 30 s", node, pid)
+			return nil, fmt.Errorf("agent of %s (pid %d) did not exit within 30 s", node, pid)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	started = time.Now()
+}
+
+// StartAgent starts an agent of node with args, a command line StopAgent
+// returned. `up` did not start it, so `up` stopping does not stop it: Down
+// and Clean kill it with the node's other processes (SIGKILL, which leaves
+// its nftables table to go with the node's namespace).
+func StartAgent(dataDir, node string, args []string) error {
 	cmd, err := launchAgent(dataDir, node, args)
 	if err != nil {
-		return started, err
+		return err
 	}
 	go func() { _ = cmd.Wait() }()
-	return started, nil
+	return nil
 }

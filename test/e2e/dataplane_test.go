@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -513,6 +514,50 @@ spec:
 		if got, err := httpOn(conn); err != nil || got != "my-app" {
 			t.Errorf("the connection opened before the agent restarted: %q, %v", got, err)
 		}
+	})
+
+	// What the kubelet does on start: a pod deleted while its agent was
+	// down has its processes, namespace, tmpfs and state removed.
+	t.Run("pod deleted while its agent is down", func(t *testing.T) {
+		node, mnt := nodeNames[1], t.TempDir()
+		if r := c.kubectlIn(`apiVersion: v1
+kind: Pod
+metadata: {name: orphan}
+spec:
+  nodeName: `+node+`
+  terminationGracePeriodSeconds: 1
+  containers: [{name: main, image: busybox, command: [sleep, "3600"], volumeMounts: [{name: mem, mountPath: `+mnt+`}]}]
+  volumes: [{name: mem, emptyDir: {medium: Memory}}]
+`, "apply", "-f", "-"); r.code != 0 {
+			t.Fatalf("apply: %+v", r)
+		}
+		var p *corev1.Pod
+		waitFor(t, "the orphan pod to run", func() bool {
+			var err error
+			p, err = client.CoreV1().Pods("default").Get(ctx, "orphan", metav1.GetOptions{})
+			return err == nil && p.Status.Phase == corev1.PodRunning
+		})
+		dir := filepath.Join(c.dataDir, "nodes", node, "agent", "pods", string(p.UID))
+		netns := namespaces.Path(c.podNetns(p))
+		if _, err := os.Stat(netns); err != nil || len(processesMentioning(dir)) == 0 {
+			t.Fatalf("the running pod's namespace %v, processes %v", err, processesMentioning(dir))
+		}
+		args, err := upcmd.StopAgent(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.ok("delete", "pod", "orphan", "--force", "--grace-period=0", "--wait=false")
+		waitFor(t, "the Pod to be gone from the API", func() bool {
+			return c.kubectl("get", "pod", "orphan").code != 0
+		})
+		if err := upcmd.StartAgent(c.dataDir, node, args); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the agent to remove the orphan's processes, namespace and state", func() bool {
+			_, nsErr := os.Stat(netns)
+			_, dirErr := os.Stat(dir)
+			return len(processesMentioning(dir)) == 0 && errors.Is(nsErr, fs.ErrNotExist) && errors.Is(dirErr, fs.ErrNotExist)
+		})
 	})
 
 	t.Run("service deleted", func(t *testing.T) {
