@@ -126,13 +126,9 @@ type authority struct {
 
 func (p PKI) ensureCA(certName, keyName, cn string) (*authority, error) {
 	if certs, err := certutil.CertsFromFile(p.Path(certName)); err == nil {
-		key, err := keyutil.PrivateKeyFromFile(p.Path(keyName))
+		signer, err := p.signer(keyName)
 		if err != nil {
 			return nil, err
-		}
-		signer, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("%s: not a signing key", p.Path(keyName))
 		}
 		return &authority{certs[0], signer}, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -217,13 +213,18 @@ func (p PKI) write(keyName string, cert *x509.Certificate, key crypto.Signer, ce
 // ServiceAccountSigner returns the key service account tokens are signed
 // with.
 func (p PKI) ServiceAccountSigner() (crypto.Signer, error) {
-	key, err := keyutil.PrivateKeyFromFile(p.Path(ServiceAccountKey))
+	return p.signer(ServiceAccountKey)
+}
+
+// signer reads the private key in the file keyName.
+func (p PKI) signer(keyName string) (crypto.Signer, error) {
+	key, err := keyutil.PrivateKeyFromFile(p.Path(keyName))
 	if err != nil {
 		return nil, err
 	}
 	signer, ok := key.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%s: not a signing key", p.Path(ServiceAccountKey))
+		return nil, fmt.Errorf("%s: not a signing key", p.Path(keyName))
 	}
 	return signer, nil
 }
